@@ -1,0 +1,229 @@
+"""Command line: ``python -m playground {train,sample,presets,runs}``.
+
+Bad input exits with status 2 and one plain message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from .config import ConfigError, TrainConfig, field_help
+
+EXIT_USAGE = 2
+DEFAULT_RUNS_ROOT = "runs"
+
+
+class UsageError(Exception):
+    pass
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    helps = field_help()
+    g = p.add_argument_group("training settings (override the preset)")
+    for f in dataclasses.fields(TrainConfig):
+        default = f.default
+        h = helps.get(f.name, "")
+        if isinstance(default, bool):
+            g.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=h)
+        else:
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+            g.add_argument(_flag(f.name), dest=f.name, default=None, metavar="V",
+                           help=f"{h} (default {shown})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m playground",
+                                 description="GAN Playground: train GANs and look inside them.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a GAN into a run folder",
+                       description="Train a GAN. Start from a preset (see `presets`) and override any setting.")
+    t.add_argument("--preset", help="start from this preset")
+    t.add_argument("--config", help="a JSON file of settings (as in a run's config.json 'config')")
+    t.add_argument("--run-dir", help="the run folder (default: a new folder in ./runs)")
+    t.add_argument("--runs-root", default=DEFAULT_RUNS_ROOT, help="where new run folders go")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --run-dir from its newest checkpoint (--epochs may raise the total)")
+    t.add_argument("--quiet", action="store_true", help="do not echo the log to the terminal")
+    _add_config_flags(t)
+
+    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s.add_argument("--run-dir", required=True)
+    s.add_argument("--epoch", type=int, help="a saved epoch (default: the newest snapshot)")
+    s.add_argument("--class", dest="label", type=int, help="class index for conditional runs")
+    s.add_argument("--n", type=int, default=64, help="how many samples (1-10000)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="F.png (a grid) or F.npy (uint8 N×H×W[×C]; 2D toys: float32 N×2)")
+
+    sub.add_parser("presets", help="list the presets")
+
+    r = sub.add_parser("runs", help="list run folders")
+    r.add_argument("--root", action="append", help="folder of runs (default: runs and pretrained)")
+    r.add_argument("--json", action="store_true", help="print JSON")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "runs": cmd_runs}[args.command](args)
+    except (UsageError, ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _overrides(args) -> dict:
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+            if getattr(args, f.name, None) is not None}
+
+
+def config_from_args(args) -> TrainConfig:
+    from .presets import get_preset
+
+    settings: dict = {}
+    if args.config:
+        try:
+            doc = json.loads(Path(args.config).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise UsageError(f"--config {args.config}: cannot read it as JSON ({e})") from None
+        settings.update(doc.get("config", doc) if isinstance(doc, dict) else {})
+    settings.update(_overrides(args))
+    if args.preset:
+        return get_preset(args.preset).config(**settings)
+    return TrainConfig.from_dict({**TrainConfig().to_dict(), **settings}).validate()
+
+
+def cmd_train(args) -> int:
+    from .runs import Run, RunError, new_run_id
+    from .worker import train_run
+
+    if args.resume:
+        if not args.run_dir:
+            raise UsageError("--resume needs --run-dir, the folder of the run to continue")
+        extra = set(_overrides(args)) - {"epochs"}
+        if extra or args.preset or args.config:
+            raise UsageError("--resume continues a run with its own settings; only --epochs may be given "
+                             f"(got {', '.join(sorted(_flag(x) for x in extra)) or '--preset/--config'})")
+        run = Run(Path(args.run_dir))
+        if not run.config_path.is_file():
+            raise UsageError(f"--run-dir {args.run_dir}: there is no run to resume there")
+        epochs = None
+        if args.epochs is not None:
+            try:
+                epochs = int(args.epochs)
+            except ValueError:
+                raise ConfigError({"epochs": f"must be a whole number, got {args.epochs!r}"}) from None
+        return train_run(run, resume=True, epochs=epochs, echo=not args.quiet)
+
+    if args.run_dir and Path(args.run_dir, "config.json").is_file():
+        # A folder prepared by the job manager (state 'queued'): train it as it is.
+        if _overrides(args) or args.preset or args.config:
+            raise UsageError(f"--run-dir {args.run_dir} already holds a run; use --resume to continue it")
+        return train_run(Run(Path(args.run_dir)), echo=not args.quiet)
+
+    cfg = config_from_args(args)
+    run_dir = Path(args.run_dir) if args.run_dir else Path(args.runs_root) / new_run_id(cfg.name or cfg.preset)
+    run = Run(run_dir)
+    try:
+        run.create(cfg)
+    except RunError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot create the run folder {run_dir}: {e.strerror}") from None
+    print(f"run folder: {run_dir}", file=sys.stderr)
+    return train_run(run, echo=not args.quiet)
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from . import sampling
+    from .checkpoint import CheckpointError
+    from .runs import Run, RunError, atomic_write_bytes
+
+    if not 1 <= args.n <= 10_000:
+        raise UsageError(f"--n must be between 1 and 10000, got {args.n}")
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise UsageError(f"--out must end in .png or .npy, got {args.out}")
+    run = Run(Path(args.run_dir))
+    if not run.config_path.is_file():
+        raise UsageError(f"--run-dir {args.run_dir}: not a run folder (no config.json)")
+    try:
+        G, _, meta = sampling.load_snapshot(run, args.epoch)
+        x = sampling.generate(G, args.n, seed=args.seed, label=args.label)
+    except (RunError, CheckpointError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if x.dim() == 2:  # 2D toy points
+        if out.suffix.lower() == ".png":
+            img = sampling.toy_plot(None, x.numpy(), None)
+            data = sampling.png_bytes(img)
+        else:
+            import io
+            buf = io.BytesIO()
+            np.save(buf, x.numpy().astype(np.float32))
+            data = buf.getvalue()
+    else:
+        imgs = sampling.to_uint8(x)  # [N, H, W, C]
+        if out.suffix.lower() == ".png":
+            ncol = int(np.ceil(np.sqrt(args.n)))
+            data = sampling.png_bytes(sampling.make_grid(imgs, ncol))
+        else:
+            import io
+            arr = imgs[..., 0] if imgs.shape[-1] == 1 else imgs
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr))
+            data = buf.getvalue()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, data)
+    print(f"wrote {args.n} samples of epoch {meta['epoch']} to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from .presets import PRESETS
+
+    for p in PRESETS.values():
+        print(f"{p.name:24s} {p.title}\n{'':24s} {p.description}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .runs import list_runs
+
+    roots = args.root or [DEFAULT_RUNS_ROOT, "pretrained"]
+    rows = []
+    for root in roots:
+        for run in list_runs(root):
+            try:
+                cfg = run.read_config()
+                st = run.read_status()
+            except Exception as e:  # one bad folder must not hide the others
+                rows.append({"run": str(run.path), "state": "unreadable", "error": str(e)})
+                continue
+            rows.append({"run": str(run.path), "state": run.state(), "dataset": cfg.dataset,
+                         "arch": cfg.arch, "objective": cfg.objective, "epoch": st.get("epoch", 0),
+                         "epochs": cfg.epochs, "mb": round(run.size_bytes() / 1e6, 2)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no runs yet; start one with: python -m playground train --preset classroom")
+        return 0
+    for r in rows:
+        if r["state"] == "unreadable":
+            print(f"{r['run']}  unreadable: {r['error']}")
+        else:
+            print(f"{r['run']}  {r['state']:11s} {r['dataset']:13s} {r['arch']:5s} {r['objective']:8s} "
+                  f"epoch {r['epoch']}/{r['epochs']}  {r['mb']} MB")
+    return 0

@@ -1,0 +1,366 @@
+"""The training configuration: one flat dataclass, validated with messages a learner can act on.
+
+A run is fully described by its ``TrainConfig`` plus the shape of its data (``DataInfo``); both are
+stored in the run's ``config.json`` and inside every checkpoint's JSON, so a model can always be
+rebuilt without the code that trained it guessing anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+
+FORMAT_VERSION = 1
+
+DATASET_NAMES = ("mnist", "fashion-mnist", "cifar10", "folder", "ring", "grid", "spiral", "moons")
+TOY_NAMES = ("ring", "grid", "spiral", "moons")
+ARCH_NAMES = ("mlp", "dcgan", "toy")
+OBJECTIVE_NAMES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+DATA_SOURCES = ("auto", "bundled", "download")
+UPSAMPLES = ("convtranspose", "nearest")
+
+# Fields a running job accepts from its control file (see playground.runs.Control).
+LIVE_FIELDS = ("lr_g", "lr_d", "d_steps")
+
+
+class ConfigError(ValueError):
+    """One or more invalid config values; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what a run trains and how.
+
+    Defaults are the DCGAN of Radford et al. (2015) on the bundled Fashion-MNIST subset.
+    """
+
+    # what this run is
+    name: str = ""
+    preset: str = ""
+    # data
+    dataset: str = "fashion-mnist"
+    data_dir: str = ""              # npz file/folder, torchvision root, image folder or .zip
+    data_source: str = "auto"       # auto: cached torchvision copy, else the bundled subset
+    image_size: int = 0             # 0 = the dataset's own (28 MNIST, 32 CIFAR-10, 64 folders)
+    channels: int = 0               # 0 = the dataset's own; 1 grey, 3 colour
+    max_images: int = 0             # 0 = all; otherwise a class-balanced random subset
+    # model
+    arch: str = "dcgan"
+    objective: str = "bce"
+    conditional: bool = False
+    z_dim: int = 100
+    g_hidden: tuple = (256, 512, 1024)
+    d_hidden: tuple = (1024, 512, 256)
+    g_filters: int = 64
+    d_filters: int = 64
+    kernel_size: int = 4
+    upsample: str = "convtranspose"
+    batchnorm: bool = True
+    minibatch_std: bool = False
+    dropout: float = 0.0
+    embed_dim: int = 50
+    # optimisation
+    epochs: int = 25
+    batch_size: int = 128
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+    d_steps: int = 1                # D updates per G update (the critic steps of WGAN-GP)
+    gp_weight: float = 10.0
+    # stabilising tricks
+    label_smoothing: float = 0.0    # one-sided: real target = 1 - label_smoothing
+    instance_noise: float = 0.0     # std of Gaussian noise on D's inputs at the start
+    instance_noise_epochs: int = 0  # anneal to 0 over this many epochs (0 = the whole run)
+    replay: float = 0.0             # share of D's fake batch drawn from older fakes
+    replay_size: int = 2048         # number of old fakes kept
+    # execution
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0                # CPU threads for torch (0 = torch's default)
+    precision: str = "auto"         # auto: bf16 autocast on CUDA, fp32 elsewhere
+    channels_last: bool = True      # NHWC convolutions on CUDA (ignored on the CPU)
+    compile: bool = False           # torch.compile the models (CUDA only)
+    # what gets written
+    log_every: int = 20             # steps between metric lines (and host syncs)
+    sample_count: int = 64          # images in the fixed-noise grid (unconditional runs)
+    sample_seed: int = 1234         # seed of the fixed noise: equal across runs with equal z_dim
+    snapshot_schedule: str = "1:10,5:50,10"
+    keep_checkpoints: int = 2
+
+    # ------------------------------------------------------------------ helpers
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["g_hidden"] = list(self.g_hidden)
+        d["d_hidden"] = list(self.d_hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, *, strict: bool = True) -> "TrainConfig":
+        """Build from a dict (config.json, a form). Unknown keys are an error when ``strict``."""
+        if not isinstance(d, dict):
+            raise ConfigError({"config": "must be a JSON object"})
+        known = {f.name: f for f in fields(cls)}
+        errors = {k: "is not a known setting" for k in d if k not in known} if strict else {}
+        kwargs = {}
+        for k, v in d.items():
+            if k not in known:
+                continue
+            try:
+                kwargs[k] = _coerce(k, known[k], v)
+            except (TypeError, ValueError) as e:
+                errors[k] = str(e)
+        if errors:
+            raise ConfigError(errors)
+        return cls(**kwargs)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+    @property
+    def is_toy(self) -> bool:
+        return self.dataset in TOY_NAMES
+
+    def validate(self) -> "TrainConfig":
+        """Raise ConfigError naming every bad field and its allowed range; return self."""
+        errors = validation_errors(self)
+        if errors:
+            raise ConfigError(errors)
+        return self
+
+
+def _coerce(name: str, f: dataclasses.Field, v):
+    """Convert JSON/CLI values to the field's type, with a message that names what was expected."""
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if isinstance(default, bool):
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            return v.lower() in ("true", "1", "yes", "on")
+        if isinstance(v, int) and v in (0, 1):
+            return bool(v)
+        raise ValueError(f"must be true or false, got {v!r}")
+    if isinstance(default, int):
+        if isinstance(v, bool):
+            raise ValueError(f"must be a whole number, got {v!r}")
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, int):
+            return v
+        if isinstance(v, str):
+            try:
+                return int(v.strip())
+            except ValueError:
+                pass
+        raise ValueError(f"must be a whole number, got {v!r}")
+    if isinstance(default, float):
+        if isinstance(v, bool):
+            raise ValueError(f"must be a number, got {v!r}")
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number, got {v!r}") from None
+    if isinstance(default, tuple):
+        if isinstance(v, str):
+            v = [p for p in v.replace(",", " ").split() if p]
+        if not isinstance(v, (list, tuple)):
+            raise ValueError(f"must be a list of layer sizes such as 256,512,1024, got {v!r}")
+        try:
+            return tuple(int(x) for x in v)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a list of whole numbers such as 256,512,1024, got {v!r}") from None
+    if isinstance(default, str):
+        if not isinstance(v, str):
+            raise ValueError(f"must be text, got {v!r}")
+        return v
+    return v
+
+
+def _range(errors, name, value, lo, hi, *, lo_open=False, what="a number"):
+    bad = not math.isfinite(value) if isinstance(value, float) else False
+    if not bad:
+        bad = value <= lo if lo_open else value < lo
+        bad = bad or value > hi
+    if bad:
+        lo_txt = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
+        errors[name] = f"must be {what} {lo_txt} and at most {hi:g}, got {value!r}"
+
+
+def _choice(errors, name, value, allowed):
+    if value not in allowed:
+        errors[name] = f"must be one of {', '.join(allowed)}; got {value!r}"
+
+
+def validation_errors(c: TrainConfig) -> dict[str, str]:
+    """Every problem with ``c`` as {field: message}; empty when the config is valid."""
+    e: dict[str, str] = {}
+    _choice(e, "dataset", c.dataset, DATASET_NAMES)
+    _choice(e, "data_source", c.data_source, DATA_SOURCES)
+    _choice(e, "arch", c.arch, ARCH_NAMES)
+    _choice(e, "objective", c.objective, OBJECTIVE_NAMES)
+    _choice(e, "upsample", c.upsample, UPSAMPLES)
+    _choice(e, "precision", c.precision, PRECISIONS)
+    if not (c.device in DEVICE_CHOICES or c.device.startswith("cuda:")):
+        e["device"] = f"must be one of {', '.join(DEVICE_CHOICES)} or cuda:N; got {c.device!r}"
+    if c.image_size not in (0, 28, 32, 64):
+        e["image_size"] = f"must be 28, 32 or 64 pixels (or 0 for the dataset's own); got {c.image_size}"
+    if c.channels not in (0, 1, 3):
+        e["channels"] = f"must be 1 (grey) or 3 (colour), or 0 for the dataset's own; got {c.channels}"
+    _range(e, "max_images", c.max_images, 0, 10_000_000, what="a whole number")
+    if c.dataset == "folder" and not c.data_dir:
+        e["data_dir"] = "a folder or .zip of images is needed for the 'folder' dataset"
+    if c.dataset in TOY_NAMES and c.arch == "dcgan":
+        e["arch"] = "dcgan needs images; 2D toy data trains with the 'toy' (or 'mlp') architecture"
+    if c.dataset not in TOY_NAMES and c.arch == "toy":
+        e["arch"] = "the 'toy' architecture is for the 2D toy datasets; use mlp or dcgan for images"
+    if c.dataset == "spiral" and c.conditional:
+        e["conditional"] = "the spiral has no classes to condition on; choose ring, grid or moons"
+    _range(e, "z_dim", c.z_dim, 1, 1024, what="a whole number")
+    for name in ("g_hidden", "d_hidden"):
+        sizes = getattr(c, name)
+        if not sizes or len(sizes) > 8 or any(s < 1 or s > 8192 for s in sizes):
+            e[name] = f"must list 1 to 8 layer sizes, each 1 to 8192; got {list(sizes)}"
+    _range(e, "g_filters", c.g_filters, 1, 1024, what="a whole number")
+    _range(e, "d_filters", c.d_filters, 1, 1024, what="a whole number")
+    if c.kernel_size not in (4, 5):
+        e["kernel_size"] = f"must be 4 or 5; got {c.kernel_size}"
+    _range(e, "dropout", c.dropout, 0.0, 0.9)
+    _range(e, "embed_dim", c.embed_dim, 1, 1024, what="a whole number")
+    _range(e, "epochs", c.epochs, 1, 10_000, what="a whole number")
+    _range(e, "batch_size", c.batch_size, 1, 65_536, what="a whole number")
+    _range(e, "lr_g", c.lr_g, 0.0, 1.0, lo_open=True)
+    _range(e, "lr_d", c.lr_d, 0.0, 1.0, lo_open=True)
+    _range(e, "beta1", c.beta1, 0.0, 0.999)
+    _range(e, "beta2", c.beta2, 0.0, 0.99999)
+    _range(e, "weight_decay", c.weight_decay, 0.0, 1.0)
+    _range(e, "d_steps", c.d_steps, 1, 100, what="a whole number")
+    _range(e, "gp_weight", c.gp_weight, 0.0, 1000.0)
+    if c.label_smoothing != 0.0:
+        _range(e, "label_smoothing", c.label_smoothing, 0.0, 0.5)
+    _range(e, "instance_noise", c.instance_noise, 0.0, 5.0)
+    _range(e, "instance_noise_epochs", c.instance_noise_epochs, 0, 10_000, what="a whole number")
+    _range(e, "replay", c.replay, 0.0, 0.9)
+    _range(e, "replay_size", c.replay_size, 1, 1_000_000, what="a whole number")
+    _range(e, "seed", c.seed, 0, 2**31 - 1, what="a whole number")
+    _range(e, "threads", c.threads, 0, 512, what="a whole number")
+    _range(e, "log_every", c.log_every, 1, 100_000, what="a whole number")
+    _range(e, "sample_count", c.sample_count, 1, 256, what="a whole number")
+    _range(e, "sample_seed", c.sample_seed, 0, 2**31 - 1, what="a whole number")
+    _range(e, "keep_checkpoints", c.keep_checkpoints, 1, 100, what="a whole number")
+    try:
+        parse_schedule(c.snapshot_schedule)
+    except ValueError as err:
+        e["snapshot_schedule"] = str(err)
+    if len(c.name) > 100:
+        e["name"] = "must be at most 100 characters"
+    return e
+
+
+def parse_schedule(text: str) -> list[tuple[int, int]]:
+    """Parse a generator snapshot schedule such as ``"1:10,5:50,10"``.
+
+    Each ``every:until`` part saves a snapshot every ``every`` epochs up to epoch ``until``; a last
+    bare ``every`` applies after that. ``"1:10,5:50,10"`` saves epochs 1-10, 15, 20, …, 50, 60, 70, ….
+    Returns [(every, until)], with until = 0 for the open-ended last part.
+    """
+    msg = ("must look like '1:10,5:50,10' (every epoch up to 10, every 5th up to 50, then every 10th); "
+           f"got {text!r}")
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    if not parts:
+        raise ValueError(msg)
+    out = []
+    last_until = 0
+    for i, p in enumerate(parts):
+        try:
+            if ":" in p:
+                every, until = (int(s) for s in p.split(":", 1))
+            else:
+                every, until = int(p), 0
+        except ValueError:
+            raise ValueError(msg) from None
+        if every < 1 or (until and until <= last_until) or (until == 0 and i != len(parts) - 1):
+            raise ValueError(msg)
+        out.append((every, until))
+        last_until = until
+    return out
+
+
+def is_snapshot_epoch(schedule: str, epoch: int, final_epoch: int) -> bool:
+    """Whether the schedule keeps a generator snapshot at ``epoch`` (the last epoch always)."""
+    if epoch == final_epoch:
+        return True
+    start = 0
+    for every, until in parse_schedule(schedule):
+        if until == 0 or epoch <= until:
+            return (epoch - start) % every == 0
+        start = until
+    return False
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
+
+
+def field_help() -> dict[str, str]:
+    """One line per field for the CLI's --help and the dashboard's tooltips."""
+    return dict(_HELP)
+
+
+_HELP = {
+    "name": "a name for the run shown in the dashboard",
+    "preset": "the preset this run started from",
+    "dataset": "mnist, fashion-mnist, cifar10, folder (your images), or a 2D toy: ring, grid, spiral, moons",
+    "data_dir": "an .npz file or folder, a torchvision data root, or a folder/.zip of your images",
+    "data_source": "auto (cached full data, else the bundled subset), bundled, or download (torchvision)",
+    "image_size": "28, 32 or 64 pixels (0 = the dataset's own)",
+    "channels": "1 for grey, 3 for colour (0 = the dataset's own)",
+    "max_images": "train on a class-balanced random subset of this many images (0 = all)",
+    "arch": "mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), toy (small MLP for 2D data)",
+    "objective": "bce (non-saturating), minimax (original), lsgan, hinge, wgan-gp",
+    "conditional": "feed class labels to G and D so you can ask for a class",
+    "z_dim": "size of the random noise vector z the generator starts from",
+    "g_hidden": "mlp/toy generator layer sizes, e.g. 256,512,1024",
+    "d_hidden": "mlp/toy discriminator layer sizes, e.g. 1024,512,256",
+    "g_filters": "dcgan: filters in the generator's last hidden layer",
+    "d_filters": "dcgan: filters in the discriminator's first layer",
+    "kernel_size": "dcgan: convolution kernel size, 4 or 5",
+    "upsample": "dcgan: convtranspose, or nearest (upsample + conv, avoids checkerboard artefacts)",
+    "batchnorm": "dcgan: BatchNorm layers (never on G's output or D's input; off in the WGAN-GP critic)",
+    "minibatch_std": "let D see the spread of the batch (helps against mode collapse)",
+    "dropout": "dropout in the discriminator (0 to 0.9)",
+    "embed_dim": "size of the label embedding for conditional models",
+    "epochs": "passes over the training data",
+    "batch_size": "images per step",
+    "lr_g": "generator learning rate (Adam)",
+    "lr_d": "discriminator learning rate (Adam)",
+    "beta1": "Adam beta1 (0.5 in DCGAN)",
+    "beta2": "Adam beta2",
+    "weight_decay": "L2 weight decay for both optimizers",
+    "d_steps": "discriminator updates per generator update (5 for WGAN-GP)",
+    "gp_weight": "WGAN-GP gradient penalty weight",
+    "label_smoothing": "one-sided label smoothing: real images are labelled 1 - this (e.g. 0.1)",
+    "instance_noise": "Gaussian noise std added to D's inputs, annealed to 0",
+    "instance_noise_epochs": "epochs over which the instance noise fades (0 = the whole run)",
+    "replay": "share of D's fake batch drawn from older generator samples (experience replay)",
+    "replay_size": "how many older fakes the replay buffer keeps",
+    "seed": "random seed (same seed, same first sample grid on the CPU)",
+    "device": "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
+    "threads": "CPU threads for training (0 = default)",
+    "precision": "auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16",
+    "channels_last": "channels-last memory layout for convolutions on CUDA",
+    "compile": "torch.compile the models (CUDA only; slower start, faster steps)",
+    "log_every": "steps between logged metric lines",
+    "sample_count": "images in the fixed-noise grid",
+    "sample_seed": "seed of the fixed noise shared by runs with the same z_dim",
+    "snapshot_schedule": "when to keep generator snapshots: '1:10,5:50,10'",
+    "keep_checkpoints": "how many full training checkpoints to keep for resume",
+}

@@ -1,0 +1,168 @@
+"""The job manager: start, queue, pause, stop and resume training workers.
+
+Nothing here lives in memory between calls: the state of every job is rebuilt from the run folders
+(status.json + pid + heartbeat), so a dashboard restart, a browser refresh or a cleared Streamlit cache
+loses nothing. Each worker is its own process (fork+exec of ``python -m playground train``) in its own
+process session, so it outlives the server that started it. Starting jobs happens under an exclusive
+file lock in the runs folder, so two sessions pressing Start at once never exceed the job limit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .config import TrainConfig
+from .runs import Run, RunError, atomic_write_json, effective_state, list_runs, new_run_id, terminate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCK_NAME = ".jobs.lock"
+SETTINGS_NAME = ".jobs.json"
+DEFAULT_MAX_JOBS = 1
+
+
+@contextmanager
+def _locked(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_NAME, "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def read_max_jobs(root: Path) -> int:
+    try:
+        n = int(json.loads((root / SETTINGS_NAME).read_text()).get("max_jobs", DEFAULT_MAX_JOBS))
+        return max(1, n)
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_MAX_JOBS
+
+
+class JobManager:
+    """Jobs of the runs folder ``root``; at most ``max_jobs`` train at once, the rest queue."""
+
+    def __init__(self, root: str | os.PathLike = "runs", max_jobs: int | None = None,
+                 python: str = sys.executable):
+        self.root = Path(root)
+        self.python = python
+        self.root.mkdir(parents=True, exist_ok=True)
+        if max_jobs is not None:
+            if max_jobs < 1:
+                raise ValueError("max_jobs must be at least 1")
+            if read_max_jobs(self.root) != max_jobs or not (self.root / SETTINGS_NAME).exists():
+                atomic_write_json(self.root / SETTINGS_NAME, {"max_jobs": int(max_jobs)})
+        self.max_jobs = read_max_jobs(self.root)
+
+    # ------------------------------------------------------------------ queries
+    def runs(self) -> list[Run]:
+        return list_runs(self.root)
+
+    def active(self) -> list[Run]:
+        """Runs whose worker is alive (running or paused)."""
+        return [r for r in self.runs() if r.state() in ("running", "paused")]
+
+    def queued(self) -> list[Run]:
+        q = [r for r in self.runs() if r.read_status().get("state") == "queued"]
+        return sorted(q, key=lambda r: r.read_status().get("queued_at", r.config_path.stat().st_mtime))
+
+    # ------------------------------------------------------------------ actions
+    def submit(self, cfg: TrainConfig, run_id: str | None = None) -> Run:
+        """Create a run folder for ``cfg`` (validated) and start it, or queue it behind the limit."""
+        cfg.validate()
+        run = Run(self.root / (run_id or new_run_id(cfg.name or cfg.preset)))
+        run.create(cfg)
+        run.write_status(state="queued", epoch=0, step=0, epochs=cfg.epochs, queued_at=time.time())
+        self.schedule()
+        return run
+
+    def schedule(self) -> list[Run]:
+        """Start queued runs while fewer than ``max_jobs`` train; returns the runs it started."""
+        started = []
+        with _locked(self.root):
+            free = self.max_jobs - len(self.active())
+            for run in self.queued():
+                if free <= 0:
+                    break
+                self._spawn(run, resume=False)
+                started.append(run)
+                free -= 1
+        return started
+
+    def resume(self, run: Run, epochs: int | None = None) -> bool:
+        """Continue an interrupted, stopped or failed run from its newest checkpoint (if a slot is
+        free; otherwise False and nothing changes)."""
+        state = run.state()
+        if state in ("running", "paused", "queued"):
+            raise RunError(f"run {run.id} is {state}; only an ended run can be resumed")
+        with _locked(self.root):
+            if len(self.active()) >= self.max_jobs:
+                return False
+            if run.control_path.exists():
+                run.write_control(state="running")
+            self._spawn(run, resume=True, epochs=epochs)
+        return True
+
+    def pause(self, run: Run) -> None:
+        run.write_control(state="paused")
+
+    def unpause(self, run: Run) -> None:
+        run.write_control(state="running")
+
+    def stop(self, run: Run) -> None:
+        """Ask the worker to save a checkpoint and stop; a queued run is simply marked stopped."""
+        with _locked(self.root):
+            st = run.read_status()
+            if st.get("state") == "queued":
+                run.write_status(**{**st, "state": "stopped", "message": "removed from the queue"})
+                return
+        run.write_control(state="stopped")
+
+    def set_live(self, run: Run, **values) -> None:
+        """Change lr_g, lr_d or d_steps of a training run (validated by the worker too)."""
+        cfg = run.read_config()
+        cfg.replace(**values).validate()
+        run.write_control(**values)
+
+    def kill(self, run: Run) -> bool:
+        pid = run.read_status().get("pid")
+        return bool(pid) and terminate(int(pid))
+
+    # ------------------------------------------------------------------ spawning
+    def _spawn(self, run: Run, resume: bool, epochs: int | None = None) -> subprocess.Popen:
+        cmd = [self.python, "-m", "playground", "train", "--run-dir", str(run.path.resolve()), "--quiet"]
+        if resume:
+            cmd.append("--resume")
+            if epochs is not None:
+                cmd += ["--epochs", str(int(epochs))]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        with open(run.path / "worker.out", "ab") as out:
+            proc = subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                    close_fds=True)
+        # Claim the slot at once (the lock is still held), unless the worker already wrote its own
+        # status; the worker overwrites this within a second or two.
+        st = run.read_status()
+        if st.get("pid") != proc.pid:
+            run.write_status(**{**st, "state": "running", "pid": proc.pid, "heartbeat": time.time(),
+                                "message": "starting"})
+        return proc
+
+
+def schedule_after_exit(run: Run) -> None:
+    """Called by a worker as it ends: start whatever was queued behind it in the same folder."""
+    root = run.path.parent
+    if (root / SETTINGS_NAME).exists() or (root / LOCK_NAME).exists():
+        try:
+            JobManager(root).schedule()
+        except OSError:
+            pass

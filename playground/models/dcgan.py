@@ -1,0 +1,158 @@
+"""DCGAN (Radford et al. 2015), sized from the dataset, after pytorch/examples ``dcgan/main.py``.
+
+Geometry: G starts from a 1x1 "image" of z, grows it to s0 x s0 and doubles it n_up times;
+D mirrors that. s0 = 7 for 28 px (7 -> 14 -> 28) and 4 for 32 and 64 px, so n_up is 2, 3 or 4.
+With f = g_filters = d_filters, the shapes are (N = batch, C = image channels)::
+
+    image_size 64 (n_up 4)           = pytorch/examples dcgan with nz=100, ngf=ndf=64
+      G: z [N, z_dim, 1, 1] -> [N, 8f, 4, 4] -> [N, 4f, 8, 8] -> [N, 2f, 16, 16] -> [N, f, 32, 32]
+         -> [N, C, 64, 64]
+      D: [N, C, 64, 64] -> [N, f, 32, 32] -> [N, 2f, 16, 16] -> [N, 4f, 8, 8] -> [N, 8f, 4, 4]
+         -> [N, 1, 1, 1] -> [N]
+    image_size 32 (n_up 3)
+      G: [N, 4f, 4, 4] -> [N, 2f, 8, 8] -> [N, f, 16, 16] -> [N, C, 32, 32];  D mirrors it
+    image_size 28 (n_up 2)
+      G: [N, 2f, 7, 7] -> [N, f, 14, 14] -> [N, C, 28, 28];  D mirrors it, last conv has kernel 7
+
+Choices, and why:
+  * Convs followed by BatchNorm have no bias (BN's shift replaces it). The first D conv and both
+    output convs are bias-free too, exactly as in pytorch/examples, so the default 64 px models have
+    that example's parameter counts (G 3,576,704, D 2,765,568). Hidden convs get a bias when BN is
+    switched off (e.g. D for WGAN-GP), since nothing else would provide the shift.
+  * BatchNorm2d(n) with PyTorch's defaults (eps=1e-5, momentum=0.1); never ``BatchNorm2d(n, 0.8)``,
+    which silently sets eps=0.8.
+  * ``upsample="nearest"`` replaces each stride-2 transposed conv with nearest-neighbour upsampling
+    plus a stride-1 'same' conv, which avoids checkerboard artifacts (Odena et al. 2016).
+  * Conditional: G concatenates a label embedding to z; D gets the label as one extra input
+    channel, an H*W embedding reshaped to [N, 1, H, W].
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .layers import MinibatchStd, check_data, check_labels, check_latent, init_dcgan_weights
+from .spec import ModelSpec
+
+_SLOPE = 0.2  # LeakyReLU slope in D (Radford et al.)
+
+
+def geometry(image_size: int) -> tuple[int, int]:
+    """(s0, n_up): the smallest feature map side and the number of 2x up/downsamplings."""
+    s0 = 7 if image_size == 28 else 4
+    return s0, int(round(math.log2(image_size / s0)))
+
+
+def _up(c_in: int, c_out: int, kernel_size: int, mode: str, bias: bool) -> list[nn.Module]:
+    """Layers that double the spatial size: [N, c_in, S, S] -> [N, c_out, 2S, 2S]."""
+    if mode == "convtranspose":
+        if kernel_size == 4:
+            return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
+        # k=5: (S-1)*2 - 2*2 + 5 + 1 = 2S
+        return [nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=1, bias=bias)]
+    # nearest: upsample, then a 'same' stride-1 conv. An even kernel has no symmetric 'same'
+    # padding, so pad explicitly (left/top 1 less than right/bottom for k=4).
+    if kernel_size % 2:
+        conv = [nn.Conv2d(c_in, c_out, kernel_size, 1, kernel_size // 2, bias=bias)]
+    else:
+        lo, hi = (kernel_size - 1) // 2, kernel_size // 2
+        conv = [nn.ZeroPad2d((lo, hi, lo, hi)), nn.Conv2d(c_in, c_out, kernel_size, 1, 0, bias=bias)]
+    return [nn.Upsample(scale_factor=2, mode="nearest"), *conv]
+
+
+def _down(c_in: int, c_out: int, kernel_size: int, bias: bool) -> nn.Conv2d:
+    """Stride-2 conv that halves the spatial size: [N, c_in, S, S] -> [N, c_out, S/2, S/2]."""
+    return nn.Conv2d(c_in, c_out, kernel_size, 2, (kernel_size - 1) // 2, bias=bias)
+
+
+class DCGANGenerator(nn.Module):
+    """G(z, y=None): z [N, z_dim], y int64 [N] -> images [N, C, H, W] in [-1, 1]."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.z_dim = spec.z_dim
+        self.num_classes = spec.num_classes
+        self.output_shape = spec.data_shape
+        self.embed = nn.Embedding(spec.num_classes, spec.embed_dim) if spec.num_classes else None
+
+        s0, n_up = geometry(spec.image_size)
+        bn = spec.batchnorm
+        k = spec.kernel_size
+        ch = spec.g_filters * 2 ** (n_up - 1)
+        c_in = spec.z_dim + (spec.embed_dim if spec.num_classes else 0)
+        # [N, z_dim (+ embed_dim), 1, 1]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(c_in, ch, s0, 1, 0, bias=not bn)]
+        layers += [nn.BatchNorm2d(ch)] if bn else []
+        layers.append(nn.ReLU())
+        # [N, f * 2^(n_up-1), s0, s0]
+        for _ in range(n_up - 1):
+            layers += _up(ch, ch // 2, k, spec.upsample, bias=not bn)
+            ch //= 2
+            layers += [nn.BatchNorm2d(ch)] if bn else []
+            layers.append(nn.ReLU())
+            # [N, ch, 2S, 2S]: channels halve while the side doubles, down to [N, f, H/2, W/2]
+        layers += _up(ch, spec.channels, k, spec.upsample, bias=False)
+        layers.append(nn.Tanh())
+        # [N, C, H, W]
+        self.net = nn.Sequential(*layers)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        check_latent(z, self.z_dim)
+        y = check_labels(y, z.shape[0], self.num_classes, "generator")
+        if y is not None:
+            z = torch.cat([z, self.embed(y)], dim=1)  # [N, z_dim + embed_dim]
+        return self.net(z[:, :, None, None])  # [N, z, 1, 1] -> [N, C, H, W]
+
+
+class DCGANDiscriminator(nn.Module):
+    """D(x, y=None): x [N, C, H, W], y int64 [N] -> logits [N] (no sigmoid)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.num_classes = spec.num_classes
+        self.input_shape = spec.data_shape
+        size = spec.image_size
+        # The label enters as one extra image channel.
+        self.embed = nn.Embedding(spec.num_classes, size * size) if spec.num_classes else None
+
+        s0, n_up = geometry(size)
+        bn = spec.d_batchnorm
+        k = spec.kernel_size
+        ch = spec.d_filters
+        c_in = spec.channels + (1 if spec.num_classes else 0)
+        # [N, C (+1), H, W]; no BN on the input layer (Radford et al.)
+        layers: list[nn.Module] = [_down(c_in, ch, k, bias=False), nn.LeakyReLU(_SLOPE)]
+        layers += [nn.Dropout(spec.dropout)] if spec.dropout > 0 else []
+        # [N, f, H/2, W/2]
+        for _ in range(n_up - 1):
+            layers.append(_down(ch, ch * 2, k, bias=not bn))
+            ch *= 2
+            layers += [nn.BatchNorm2d(ch)] if bn else []
+            layers.append(nn.LeakyReLU(_SLOPE))
+            layers += [nn.Dropout(spec.dropout)] if spec.dropout > 0 else []
+            # [N, ch, S/2, S/2]: channels double while the side halves, down to [N, ., s0, s0]
+        if spec.minibatch_std:
+            layers.append(MinibatchStd())  # [N, ch + 1, s0, s0]
+            ch += 1
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(ch, 1, s0, 1, 0, bias=False)  # [N, 1, 1, 1]
+        self.apply(init_dcgan_weights)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        check_data(x, self.input_shape)
+        y = check_labels(y, x.shape[0], self.num_classes, "discriminator")
+        if y is not None:
+            label_map = self.embed(y).view(x.shape[0], 1, *x.shape[2:])  # [N, 1, H, W]
+            x = torch.cat([x, label_map], dim=1)  # [N, C + 1, H, W]
+        return self.head(self.features(x)).flatten()  # [N, 1, 1, 1] -> [N]
+
+
+def build_dcgan(spec: ModelSpec) -> tuple[DCGANGenerator, DCGANDiscriminator]:
+    """(G, D) for arch "dcgan"."""
+    return DCGANGenerator(spec), DCGANDiscriminator(spec)

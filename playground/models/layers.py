@@ -1,0 +1,89 @@
+"""Pieces shared by the architectures: input checks, minibatch stddev, DCGAN initialisation.
+
+Everything here is a plain function or a small ``nn.Module``; nothing reads module-level state.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+_LABEL_DTYPES = (torch.int64, torch.int32)
+
+
+def check_latent(z: Tensor, z_dim: int) -> None:
+    """Raise ``ValueError`` unless ``z`` is a float tensor of shape [N, z_dim]."""
+    if z.dim() != 2 or z.shape[1] != z_dim:
+        raise ValueError(f"generator expects z of shape [N, {z_dim}]; got {list(z.shape)}")
+
+
+def check_data(x: Tensor, data_shape: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``x`` has shape [N, *data_shape]."""
+    if tuple(x.shape[1:]) != tuple(data_shape) or x.dim() != len(data_shape) + 1:
+        raise ValueError(
+            f"discriminator expects input of shape [N, {', '.join(map(str, data_shape))}]; "
+            f"got {list(x.shape)}"
+        )
+
+
+def check_labels(y: Tensor | None, batch: int, num_classes: int, who: str) -> Tensor | None:
+    """Validate class labels for a model with ``num_classes`` classes.
+
+    Returns ``y`` for conditional models and ``None`` for unconditional ones, which ignore labels
+    (so a training loop may always pass them, as in stylegan2-ada's ``(z, c)`` convention).
+    Only shapes and dtypes are checked: checking the values would need a host sync on the GPU, and
+    ``nn.Embedding`` already rejects out-of-range labels.
+    """
+    if num_classes == 0:
+        return None
+    if y is None:
+        raise ValueError(
+            f"{who} is conditional on {num_classes} classes: pass labels y (int64 tensor of shape [N])"
+        )
+    if y.dim() != 1 or y.shape[0] != batch:
+        raise ValueError(f"{who} expects labels y of shape [{batch}]; got {list(y.shape)}")
+    if y.dtype not in _LABEL_DTYPES:
+        raise ValueError(f"{who} expects integer labels (int64); got dtype {y.dtype}")
+    return y
+
+
+class MinibatchStd(nn.Module):
+    """Append the minibatch standard deviation as one extra feature (Karras et al. 2018, ProGAN).
+
+    The std over the batch of every feature (and pixel) is averaged to one scalar and broadcast as an
+    extra channel, so D can see how varied a batch is and penalise mode collapse.
+
+    [N, F] -> [N, F + 1]        or        [N, C, H, W] -> [N, C + 1, H, W]
+
+    The variance uses ``unbiased=False`` plus a small epsilon inside the square root, so a batch of
+    one gives a finite (tiny) value and a finite gradient instead of NaN.
+    """
+
+    def __init__(self, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        std = torch.sqrt(x.var(dim=0, unbiased=False) + self.eps)  # [F] or [C, H, W]
+        mean_std = std.mean()  # scalar
+        extra = mean_std.expand(x.shape[0], 1, *x.shape[2:])  # [N, 1] or [N, 1, H, W]
+        return torch.cat([x, extra], dim=1)
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """DCGAN initialisation (Radford et al. 2015): conv weights N(0, 0.02); BN weight N(1, 0.02), bias 0.
+
+    Use with ``model.apply(init_dcgan_weights)``. Label embeddings keep PyTorch's N(0, 1).
+    """
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameter values in ``module`` (all of them, or only those with requires_grad)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,176 @@
+"""ModelSpec: the complete, JSON-serialisable description of a generator/discriminator pair.
+
+A spec is stored inside every run's config.json and checkpoint JSON, so a run can always rebuild its
+models (nanoGPT keeps its model config in the checkpoint for the same reason). Shapes come from the
+dataset (``channels``, ``image_size``, ``num_classes``), the rest are architecture choices.
+
+Constructing a spec never raises; call :meth:`ModelSpec.validate` (``build_models`` does) to get a
+``ValueError`` that names the bad field and what it may be, ready to show to a learner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+ARCHS = ("mlp", "dcgan", "toy")
+UPSAMPLES = ("convtranspose", "nearest")
+IMAGE_CHANNELS = (1, 3)
+IMAGE_SIZES = (28, 32, 64)
+KERNEL_SIZES = (4, 5)
+POINT_DIM = 2  # toy data are points in the plane
+
+MAX_Z_DIM = 1024
+MAX_FILTERS = 1024
+MAX_CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to build; see the field comments. ``build_models(spec)`` turns it into ``(G, D)``."""
+
+    arch: str  # "mlp" | "dcgan" | "toy"
+    z_dim: int = 100
+    channels: int = 1  # 1 or 3 for images; 0 for 2D points
+    image_size: int = 28  # 28, 32 or 64 for images; 0 for points
+    num_classes: int = 0  # 0 = unconditional; >0 = conditional on labels 0..num_classes-1
+    g_hidden: tuple[int, ...] = (256, 512, 1024)  # mlp/toy generator hidden sizes
+    d_hidden: tuple[int, ...] = (1024, 512, 256)  # mlp/toy discriminator hidden sizes
+    g_filters: int = 64  # dcgan: filters of G's last hidden layer (doubles towards the input)
+    d_filters: int = 64  # dcgan: filters of D's first layer (doubles each downsampling)
+    kernel_size: int = 4  # dcgan: 4 or 5
+    upsample: str = "convtranspose"  # dcgan: "convtranspose" or "nearest" (upsample + conv)
+    batchnorm: bool = True  # BatchNorm in G (dcgan; never on G's output)
+    d_batchnorm: bool = True  # BatchNorm in D (dcgan; never on D's input layer); off for WGAN-GP
+    minibatch_std: bool = False  # D appends a minibatch-stddev feature before its last layer
+    dropout: float = 0.0  # D dropout probability
+    embed_dim: int = 50  # label embedding size for conditional models
+
+    def __post_init__(self) -> None:
+        # Accept lists (e.g. straight from JSON) for the hidden sizes, but store tuples so the spec
+        # stays hashable and compares equal after a JSON round trip.
+        for name in ("g_hidden", "d_hidden"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def is_points(self) -> bool:
+        """True for 2D point data (the toy datasets), False for images."""
+        return self.arch == "toy" or self.channels == 0
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: ``(2,)`` for points, ``(C, H, W)`` for images."""
+        if self.is_points:
+            return (POINT_DIM,)
+        return (self.channels, self.image_size, self.image_size)
+
+    @property
+    def data_dim(self) -> int:
+        """Number of values in one sample (2 for points, C*H*W for images)."""
+        return math.prod(self.data_shape)
+
+    # --------------------------------------------------------------- JSON I/O
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (tuples become lists)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        """Inverse of :meth:`to_dict`. Unknown keys raise ``ValueError``; missing keys take defaults.
+
+        The result is not validated; call :meth:`validate`.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"ModelSpec.from_dict expects a dict, got {type(d).__name__}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ValueError(
+                f"ModelSpec: unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"allowed keys are {', '.join(known)}"
+            )
+        if "arch" not in d:
+            raise ValueError(f"ModelSpec: 'arch' is required (one of {', '.join(ARCHS)})")
+        return cls(**d)
+
+    # ------------------------------------------------------------- validation
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field and its allowed values."""
+        if self.arch not in ARCHS:
+            raise ValueError(f"ModelSpec.arch must be one of {', '.join(ARCHS)}; got {self.arch!r}")
+        _check_int("z_dim", self.z_dim, 1, MAX_Z_DIM)
+        if type(self.channels) is not int or self.channels not in (0, *IMAGE_CHANNELS):
+            raise ValueError(
+                f"ModelSpec.channels must be 1 or 3 for images, or 0 for 2D points; got {self.channels!r}"
+            )
+        if type(self.image_size) is not int or self.image_size not in (0, *IMAGE_SIZES):
+            raise ValueError(
+                f"ModelSpec.image_size must be one of {', '.join(map(str, IMAGE_SIZES))} for images, "
+                f"or 0 for 2D points; got {self.image_size!r}"
+            )
+        if self.is_points:
+            if self.arch == "toy" and self.channels != 0:
+                raise ValueError(
+                    f"ModelSpec.channels must be 0 for arch 'toy' (2D points); got {self.channels}. "
+                    "Use arch 'mlp' or 'dcgan' for images"
+                )
+            if self.image_size != 0:
+                raise ValueError(
+                    f"ModelSpec.image_size must be 0 for 2D point data (channels 0 / arch 'toy'); "
+                    f"got {self.image_size}"
+                )
+        elif self.image_size == 0:
+            raise ValueError(
+                f"ModelSpec.image_size must be one of {', '.join(map(str, IMAGE_SIZES))} for images "
+                f"(channels {self.channels}); got 0"
+            )
+        if self.arch == "dcgan" and self.is_points:
+            raise ValueError(
+                "ModelSpec.arch 'dcgan' needs image data (channels 1 or 3, image_size 28/32/64); "
+                "use arch 'toy' for 2D points"
+            )
+        _check_int("num_classes", self.num_classes, 0, MAX_CLASSES)
+        _check_hidden("g_hidden", self.g_hidden)
+        _check_hidden("d_hidden", self.d_hidden)
+        _check_int("g_filters", self.g_filters, 1, MAX_FILTERS)
+        _check_int("d_filters", self.d_filters, 1, MAX_FILTERS)
+        if type(self.kernel_size) is not int or self.kernel_size not in KERNEL_SIZES:
+            raise ValueError(f"ModelSpec.kernel_size must be 4 or 5; got {self.kernel_size!r}")
+        if self.upsample not in UPSAMPLES:
+            raise ValueError(
+                f"ModelSpec.upsample must be one of {', '.join(UPSAMPLES)}; got {self.upsample!r}"
+            )
+        for name in ("batchnorm", "d_batchnorm", "minibatch_std"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"ModelSpec.{name} must be true or false; got {getattr(self, name)!r}")
+        dropout = self.dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"ModelSpec.dropout must be a number in [0, 1); got {dropout!r}")
+        if type(self.embed_dim) is not int or self.embed_dim < 1:
+            raise ValueError(f"ModelSpec.embed_dim must be an integer >= 1; got {self.embed_dim!r}")
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
+    # bool is an int subclass; True as a size is always a mistake.
+    if type(value) is not int or not lo <= value <= hi:
+        raise ValueError(f"ModelSpec.{name} must be an integer in {lo}..{hi}; got {value!r}")
+
+
+def _check_hidden(name: str, value: Any) -> None:
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) == 0
+        or any(type(v) is not int or v < 1 for v in value)
+    ):
+        raise ValueError(
+            f"ModelSpec.{name} must be a non-empty list of positive integers (layer widths); got {value!r}"
+        )

@@ -1,0 +1,110 @@
+"""Named combinations people know: a preset is a description plus config overrides.
+
+A GAN variant is a combination of independent choices (architecture × objective × conditional ×
+tricks), so presets are data, not code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import ConfigError, TrainConfig
+
+_MLP = dict(arch="mlp", g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256), dropout=0.3)
+_DCGAN = dict(arch="dcgan", g_filters=64, d_filters=64, kernel_size=4, batchnorm=True)
+_ADAM = dict(lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, batch_size=128)
+# Gulrajani et al. 2017: Adam(1e-4, 0, 0.9), 5 critic steps, penalty weight 10, no BatchNorm in D.
+_WGAN = dict(objective="wgan-gp", lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, d_steps=5, gp_weight=10.0)
+_TOY = dict(arch="toy", g_hidden=(128, 128, 128), d_hidden=(128, 128, 128), z_dim=2, dropout=0.0,
+            batch_size=256, log_every=10, sample_count=64, snapshot_schedule="1")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    description: str
+    overrides: dict
+
+    def config(self, **more) -> TrainConfig:
+        """The preset's config with ``more`` applied on top, validated."""
+        base = TrainConfig().to_dict()
+        base.update(self.overrides)
+        base.update(more)
+        base["preset"] = self.name
+        return TrainConfig.from_dict(base).validate()
+
+
+def _p(name, title, description, *bases: dict, **overrides) -> Preset:
+    """A preset from shared building blocks (later ones win) and its own overrides."""
+    merged: dict = {}
+    for b in bases:
+        merged.update(b)
+    merged.update(overrides)
+    return Preset(name, title, description, merged)
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    _p("classroom", "Classroom: DCGAN on Fashion-MNIST in minutes",
+       "A small DCGAN on the bundled Fashion-MNIST subset, sized so a 2-core laptop CPU shows "
+       "recognisable clothes within a few minutes.",
+       _DCGAN, _ADAM, dataset="fashion-mnist", g_filters=32, d_filters=32, batch_size=64,
+       epochs=5, z_dim=64, log_every=10),
+    _p("gan-mnist", "GAN (MLP) on MNIST",
+       "The fully connected GAN of Goodfellow et al. (2014) with the non-saturating loss.",
+       _MLP, _ADAM, dataset="mnist", epochs=50),
+    _p("gan-fashion", "GAN (MLP) on Fashion-MNIST",
+       "The fully connected GAN of Goodfellow et al. (2014) on clothing images.",
+       _MLP, _ADAM, dataset="fashion-mnist", epochs=50),
+    _p("dcgan-mnist", "DCGAN on MNIST",
+       "The convolutional GAN of Radford et al. (2015) on handwritten digits.",
+       _DCGAN, _ADAM, dataset="mnist", epochs=25),
+    _p("dcgan-fashion", "DCGAN on Fashion-MNIST",
+       "The convolutional GAN of Radford et al. (2015) on clothing images.",
+       _DCGAN, _ADAM, dataset="fashion-mnist", epochs=25),
+    _p("cgan-mnist", "Conditional GAN on MNIST",
+       "Mirza and Osindero (2014): G and D see the digit label, so you can ask for a digit.",
+       _MLP, _ADAM, dataset="mnist", conditional=True, epochs=50),
+    _p("cgan-fashion", "Conditional GAN on Fashion-MNIST",
+       "A conditional fully connected GAN: ask for trousers, get trousers.",
+       _MLP, _ADAM, dataset="fashion-mnist", conditional=True, epochs=50),
+    _p("wgan-gp-mnist", "WGAN-GP on MNIST",
+       "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017) on a DCGAN-shaped critic.",
+       _DCGAN, _WGAN, dataset="mnist", batch_size=64, epochs=25),
+    _p("wgan-gp-fashion", "WGAN-GP on Fashion-MNIST",
+       "Wasserstein GAN with gradient penalty on clothing images: a critic score, not a probability.",
+       _DCGAN, _WGAN, dataset="fashion-mnist", batch_size=64, epochs=25),
+    _p("report1-gan-fashion", "Course report 1: GAN on Fashion-MNIST",
+       "The first course report's MLP GAN: Adam 2e-4, betas 0.5/0.999, weight decay 1e-5, batch "
+       "128, BCE, 100 epochs. Compare with report1-dcgan-fashion.",
+       _MLP, _ADAM, dataset="fashion-mnist", weight_decay=1e-5, epochs=100),
+    _p("report1-dcgan-fashion", "Course report 1: DCGAN on Fashion-MNIST",
+       "The first course report's DCGAN with the same optimiser settings as its GAN, 100 epochs.",
+       _DCGAN, _ADAM, dataset="fashion-mnist", weight_decay=1e-5, epochs=100),
+    _p("dcgan-tutorial-64", "PyTorch DCGAN tutorial: 64×64 colour images",
+       "The PyTorch DCGAN tutorial setup for a folder of 64×64 images such as faces or cars: "
+       "ngf = ndf = 64, Adam 2e-4, beta1 0.5, batch 128, 5 epochs.",
+       _DCGAN, _ADAM, dataset="folder", image_size=64, channels=3, epochs=5),
+    _p("mlp-faces", "MLP face GAN (last course report)",
+       "A fully connected GAN on 64×64 face images with lr 1e-4 and D dropout 0.3.",
+       _MLP, _ADAM, dataset="folder", image_size=64, channels=3, lr_g=1e-4, lr_d=1e-4,
+       dropout=0.3, epochs=50),
+    _p("ring-collapse", "Mode collapse on the 8-Gaussian ring",
+       "The original minimax GAN on a ring of 8 Gaussians: watch the generator hop between a few "
+       "modes instead of covering all eight.",
+       _TOY, dataset="ring", objective="minimax", lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.999,
+       epochs=30),
+    _p("ring-wgan-gp", "Healthy: WGAN-GP on the 8-Gaussian ring",
+       "The same ring with WGAN-GP: the generator spreads over all eight modes.",
+       _TOY, _WGAN, dataset="ring", lr_g=1e-3, lr_d=1e-3, beta1=0.5, epochs=30),
+    _p("grid-gan", "25 Gaussians on a grid",
+       "A harder toy: 25 modes on a 5×5 grid with the non-saturating GAN.",
+       _TOY, dataset="grid", lr_g=1e-3, lr_d=1e-3, epochs=30),
+]}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError({"preset": f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}"}) from None

@@ -1,0 +1,177 @@
+"""Fixed noise, sample grids, toy-data plots, and generators loaded back from run folders.
+
+Every grid of a run uses the same fixed noise (pytorch/examples dcgan), drawn from ``sample_seed``
+on the CPU so that it is identical on every device and across runs with the same ``z_dim``: that is
+what makes epochs, and GAN against DCGAN, comparable by eye.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from . import checkpoint
+from .models import ModelSpec, build_models
+from .runs import Run, RunError
+
+GRID_PAD = 2
+TOY_EXTENT = 5.0       # toy plots show [-5, 5]²
+TOY_GRID = 64          # D's output is evaluated on a 64×64 lattice
+TOY_PLOT_PX = 384
+
+
+def fixed_noise(z_dim: int, n: int, seed: int) -> torch.Tensor:
+    """[n, z_dim] standard normal noise, the same for the same (z_dim, n, seed) everywhere."""
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.randn(n, z_dim, generator=g)
+
+
+def grid_inputs(z_dim: int, num_classes: int, sample_count: int, seed: int):
+    """Noise and labels for a run's sample grid: conditional runs get one row per class
+    (8 columns, the same 8 noise vectors in every row); others ``sample_count`` images."""
+    if num_classes:
+        z = fixed_noise(z_dim, 8, seed).repeat(num_classes, 1)
+        y = torch.arange(num_classes).repeat_interleave(8)
+        return z, y, 8
+    n = sample_count
+    return fixed_noise(z_dim, n, seed), None, int(np.ceil(np.sqrt(n)))
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] float [N, C, H, W] → uint8 [N, H, W, C] numpy."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def make_grid(images: np.ndarray, ncol: int, pad: int = GRID_PAD) -> np.ndarray:
+    """uint8 [N, H, W, C] → one uint8 [rows·(H+pad)+pad, ncol·(W+pad)+pad, C] image, dark padding."""
+    n, h, w, c = images.shape
+    rows = int(np.ceil(n / ncol))
+    out = np.full((rows * (h + pad) + pad, ncol * (w + pad) + pad, c), 40, dtype=np.uint8)
+    for i in range(n):
+        r, k = divmod(i, ncol)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + k * (w + pad): pad + k * (w + pad) + w] = images[i]
+    return out
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """uint8 [H, W] / [H, W, 1] / [H, W, 3] → PNG bytes."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- toy data plots
+def toy_lattice(extent: float = TOY_EXTENT, n: int = TOY_GRID) -> torch.Tensor:
+    """[n·n, 2] points of a regular lattice over [-extent, extent]², row-major from the top (y high)."""
+    xs = torch.linspace(-extent, extent, n)
+    ys = torch.linspace(extent, -extent, n)
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+def toy_plot(real: np.ndarray, fake: np.ndarray, d_surface: np.ndarray | None,
+             extent: float = TOY_EXTENT, px: int = TOY_PLOT_PX) -> np.ndarray:
+    """RGB uint8 [px, px, 3]: D's output as a heat map (blue = 'fake', orange = 'real'),
+    real points in dark green, generated points in magenta."""
+    if d_surface is not None:
+        s = np.clip(np.asarray(d_surface, dtype=np.float32), 0.0, 1.0)
+        lo = np.array([70, 110, 200], np.float32)
+        hi = np.array([245, 170, 80], np.float32)
+        heat = (lo + (hi - lo) * s[..., None]).astype(np.uint8)
+        img = Image.fromarray(heat).resize((px, px), Image.BILINEAR)
+    else:
+        img = Image.new("RGB", (px, px), (235, 235, 235))
+    draw = ImageDraw.Draw(img)
+
+    def to_px(p):
+        return (p[:, 0] + extent) / (2 * extent) * (px - 1), (extent - p[:, 1]) / (2 * extent) * (px - 1)
+
+    for pts, colour in ((real, (20, 110, 50)), (fake, (200, 0, 160))):
+        if pts is None or len(pts) == 0:
+            continue
+        xs, ys = to_px(np.asarray(pts, dtype=np.float32))
+        for x, y in zip(xs, ys):
+            draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=colour)
+    return np.asarray(img)
+
+
+def surface_as_probability(objective: str, logits: torch.Tensor) -> torch.Tensor:
+    """Map D's raw output on the lattice to [0, 1] for display. BCE-family outputs are logits
+    (sigmoid); critic scores (hinge, WGAN-GP, LSGAN) are min-max scaled since they have no
+    probability meaning."""
+    if objective in ("bce", "minimax"):
+        return torch.sigmoid(logits)
+    lo, hi = logits.min(), logits.max()
+    return (logits - lo) / (hi - lo).clamp_min(1e-8)
+
+
+# ----------------------------------------------------------------------------- loading back
+_SNAP = re.compile(r"^snapshot_epoch_(\d+)$")
+
+
+def snapshot_stem(run: Run, epoch: int) -> Path:
+    return run.checkpoints_dir / f"snapshot_epoch_{epoch:04d}"
+
+
+def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool = False):
+    """(G, D or None, meta) from the generator snapshot at ``epoch`` (newest when None).
+
+    The models are rebuilt from the ModelSpec stored in the snapshot's JSON, so a snapshot never
+    depends on the code's defaults."""
+    epochs = run.snapshot_epochs()
+    if not epochs:
+        raise RunError(f"{run.path} has no generator snapshots yet")
+    if epoch is None:
+        epoch = epochs[-1]
+    if epoch not in epochs:
+        raise RunError(f"no generator snapshot at epoch {epoch}; saved epochs: "
+                       f"{', '.join(map(str, epochs))}")
+    tensors, meta = checkpoint.load(snapshot_stem(run, epoch), device="cpu")
+    try:
+        spec = ModelSpec.from_dict(meta["model"])
+        spec.validate()
+    except (KeyError, TypeError, ValueError) as e:
+        raise checkpoint.CheckpointError(f"snapshot of epoch {epoch} has an invalid model description: {e}") from None
+    G, D = build_models(spec)
+    checkpoint.load_module_state(G, {k: v.float() for k, v in checkpoint.unprefixed("G", tensors).items()},
+                                 "generator")
+    G = G.to(device).eval()
+    if with_d:
+        d_state = checkpoint.unprefixed("D", tensors)
+        if d_state:
+            checkpoint.load_module_state(D, {k: v.float() for k, v in d_state.items()}, "discriminator")
+            D = D.to(device).eval()
+        else:
+            D = None
+    else:
+        D = None
+    return G, D, meta
+
+
+@torch.no_grad()
+def generate(G, n: int, *, seed: int = 0, label: int | None = None, z: torch.Tensor | None = None,
+             device="cpu") -> torch.Tensor:
+    """n outputs of G: images [n, C, H, W] in [-1, 1] or points [n, 2]. Conditional models get
+    ``label`` for every sample, or labels cycling over all classes when it is None."""
+    if z is None:
+        z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(int(seed)))
+    y = None
+    if G.num_classes:
+        if label is None:
+            y = torch.arange(n) % G.num_classes
+        else:
+            if not 0 <= label < G.num_classes:
+                raise ValueError(f"class must be between 0 and {G.num_classes - 1}, got {label}")
+            y = torch.full((n,), int(label), dtype=torch.long)
+        y = y.to(device)
+    elif label is not None:
+        raise ValueError("this run is not conditional: it has no classes to choose from")
+    return G(z.to(device), y)
