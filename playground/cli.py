@@ -29,6 +29,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     helps = field_help()
     g = p.add_argument_group("training settings (override the preset)")
     for f in dataclasses.fields(TrainConfig):
+        if f.name == "preset":  # set by --preset itself
+            continue
         default = f.default
         h = helps.get(f.name, "")
         if isinstance(default, bool):

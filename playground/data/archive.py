@@ -1,0 +1,135 @@
+"""Safe reading of a learner's uploaded .zip of images (the dashboard may run on a shared server).
+
+Nothing is ever extracted to disk: members are read into memory one at a time and decoded there,
+so a hostile member name (``../evil.png``, ``/etc/x``) or a symlink member cannot write or point
+anywhere. The zip is still rejected whole when it carries such a member, because a zip built to
+escape is not a zip of training images. Sizes come from the central directory; Python's zipfile
+never returns more than the declared size and checks the CRC, so a lying header shows up as a
+read error (counted as corrupt), not as an unbounded read.
+
+The limits are module constants so a deployment (or a test) can change them.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from .common import DataError, plural
+
+MAX_ZIP_ENTRIES = 20_000                 # members, directories included
+MAX_ZIP_TOTAL_BYTES = 1 << 30            # 1 GiB, sum of the declared uncompressed sizes
+MAX_COMPRESSION_RATIO = 200              # a member over this ratio ...
+RATIO_CHECK_MIN_BYTES = 10 * (1 << 20)   # ... and over 10 MiB uncompressed is called a zip bomb
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+# Files that operating systems leave in folders; skipped without being counted.
+JUNK_NAMES = {"thumbs.db", "desktop.ini"}
+
+
+def is_silent_skip(relpath: str) -> bool:
+    """True for macOS resource forks (``__MACOSX/``), dotfiles/dot-folders and OS junk files."""
+    parts = PurePosixPath(relpath).parts
+    return (not parts or parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts)
+            or parts[-1].lower() in JUNK_NAMES)
+
+
+def is_image_name(relpath: str) -> bool:
+    return relpath.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def check_zip(path: str | Path) -> list[str]:
+    """Validate a zip of images without extracting it; return the member names that would be read.
+
+    Raises DataError naming the zip (and the member, where one is to blame) when the file is not a
+    zip, is empty, has more than MAX_ZIP_ENTRIES entries, unpacks to more than MAX_ZIP_TOTAL_BYTES,
+    has a member with an absolute path, a ``..`` component or a symlink, a member that expands more
+    than MAX_COMPRESSION_RATIO:1 to over RATIO_CHECK_MIN_BYTES, or holds no image files at all.
+    """
+    images, _ = scan_zip(Path(path))
+    return [info.filename for info in images]
+
+
+def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
+    """Validate the zip at ``path``: (image members to read, names of other files to count as not_image).
+
+    Directories, ``__MACOSX/`` and dotfiles are in neither list.
+    """
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a zip archive")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise DataError(f"{path} is not a zip archive (or it is damaged)") from None
+    if not infos:
+        raise DataError(f"{path} is an empty zip archive: it holds no files")
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise DataError(f"{path} has {len(infos):,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
+                        f"Use fewer images (a few thousand are plenty for a GAN).")
+    images, others, total = [], [], 0
+    for info in infos:
+        name = info.filename
+        _check_member(path, info)
+        total += info.file_size
+        if total > MAX_ZIP_TOTAL_BYTES:
+            raise DataError(f"{path} unpacks to more than {_size(MAX_ZIP_TOTAL_BYTES)} (the limit), "
+                            f"reached at member '{name}'")
+        norm = name.replace("\\", "/")
+        if info.is_dir() or norm.endswith("/") or is_silent_skip(norm):
+            continue
+        if is_image_name(norm):
+            images.append(info)
+        else:
+            others.append(name)
+    if not images:
+        found = f"; it has {plural(len(others), 'other file')} ({_few(others)})" if others else ""
+        raise DataError(f"{path} contains no images ({', '.join(IMAGE_EXTENSIONS)}){found}")
+    return images, others
+
+
+def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
+    """Reject the zip over one member; the reason names the member."""
+    name = info.filename
+    # Windows tools sometimes write backslashes; treat them as separators for the checks.
+    norm = name.replace("\\", "/")
+    why = None
+    if "\x00" in name:
+        why = "has a NUL character in its name"
+    elif norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+        why = "has an absolute path"
+    elif ".." in norm.split("/"):
+        why = "has a '..' component that points outside the archive"
+    elif stat.S_ISLNK(info.external_attr >> 16):
+        why = "is a symbolic link"
+    elif (info.file_size > RATIO_CHECK_MIN_BYTES
+          and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+        ratio = info.file_size / max(info.compress_size, 1)
+        why = (f"expands {ratio:,.0f}:1 to {_size(info.file_size)}, which looks like a zip bomb "
+               f"(limit {MAX_COMPRESSION_RATIO}:1 above {_size(RATIO_CHECK_MIN_BYTES)})")
+    if why:
+        raise DataError(f"{path} was rejected: member '{name}' {why}")
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The bytes of one member, in memory; raises on a CRC error or a truncated member."""
+    with zf.open(info) as f:
+        data = f.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise zipfile.BadZipFile(f"member '{info.filename}' is not the size its header declares")
+    return data
+
+
+def _size(n: int) -> str:
+    for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= div:
+            return f"{n / div:g} {unit}"
+    return f"{n} bytes"
+
+
+def _few(names: list[str], k: int = 3) -> str:
+    return ", ".join(names[:k]) + (f" and {len(names) - k:,} more" if len(names) > k else "")

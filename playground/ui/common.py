@@ -1,0 +1,114 @@
+"""What every page shares: where runs live, picking a run (kept in the URL), the job manager.
+
+Runs are addressed by a key ``"<root>/<run-id>"`` where root is ``runs`` (the user's own, writable)
+or ``pretrained`` (shipped with the app, read-only). Keys from the URL or a form are validated
+against those folders (``resolve_run``): no free-text server paths ever reach the file system.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from playground.jobs import JobManager
+from playground.runs import Run, RunError, list_runs, resolve_run
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def runs_root() -> Path:
+    """The folder of the user's runs: $GAN_PLAYGROUND_RUNS or ./runs under the project."""
+    return Path(os.environ.get("GAN_PLAYGROUND_RUNS", PROJECT_ROOT / "runs"))
+
+
+def pretrained_root() -> Path:
+    return Path(os.environ.get("GAN_PLAYGROUND_PRETRAINED", PROJECT_ROOT / "pretrained"))
+
+
+def max_jobs() -> int:
+    try:
+        return max(1, int(os.environ.get("GAN_PLAYGROUND_MAX_JOBS", "1")))
+    except ValueError:
+        return 1
+
+
+ROOTS = ("pretrained", "runs")
+
+
+@dataclass(frozen=True)
+class RunRef:
+    root: str          # "pretrained" or "runs"
+    run: Run
+
+    @property
+    def key(self) -> str:
+        return f"{self.root}/{self.run.id}"
+
+    @property
+    def readonly(self) -> bool:
+        return self.root == "pretrained"
+
+
+def _root_path(root: str) -> Path:
+    return pretrained_root() if root == "pretrained" else runs_root()
+
+
+def all_runs() -> list[RunRef]:
+    """Pretrained runs first (in name order), then the user's runs, newest first."""
+    pre = sorted(list_runs(pretrained_root()), key=lambda r: r.id)
+    return [RunRef("pretrained", r) for r in pre] + [RunRef("runs", r) for r in list_runs(runs_root())]
+
+
+def get_run(key: str | None) -> RunRef | None:
+    """The run named by ``key`` ("runs/<id>" or "pretrained/<id>"), or None if it is not valid."""
+    if not key or not isinstance(key, str) or key.count("/") != 1:
+        return None
+    root, run_id = key.split("/", 1)
+    if root not in ROOTS:
+        return None
+    try:
+        return RunRef(root, resolve_run(_root_path(root), run_id))
+    except RunError:
+        return None
+
+
+def run_label(ref: RunRef) -> str:
+    try:
+        cfg = ref.run.read_config()
+        st_ = ref.run.read_status()
+        name = cfg.name or cfg.preset or ref.run.id
+        what = f"{cfg.arch.upper() if cfg.arch != 'mlp' else 'GAN (MLP)'} · {cfg.objective} · {cfg.dataset}"
+        state = ref.run.state()
+        prefix = "★ " if ref.readonly else ""
+        return f"{prefix}{name} — {what} — epoch {st_.get('epoch', 0)}/{cfg.epochs} ({state})"
+    except (RunError, ValueError):
+        return f"{ref.key} (unreadable)"
+
+
+def run_picker(label: str = "Run", param: str = "run", key: str | None = None,
+               default: str | None = None) -> RunRef | None:
+    """A select box of all runs whose choice lives in the URL (``?run=<key>``), so a refresh or a
+    second browser opens the same run. An invalid key in the URL is ignored with a warning."""
+    refs = all_runs()
+    if not refs:
+        return None
+    keys = [r.key for r in refs]
+    wanted = st.query_params.get(param) or default
+    if wanted and wanted not in keys:
+        st.warning(f"There is no run called {wanted!r}; showing another one instead.")
+        wanted = None
+    index = keys.index(wanted) if wanted else 0
+    labels = {r.key: run_label(r) for r in refs}
+    chosen = st.selectbox(label, keys, index=index, format_func=lambda k: labels.get(k, k),
+                          key=key or f"picker_{param}")
+    if st.query_params.get(param) != chosen:
+        st.query_params[param] = chosen
+    return refs[keys.index(chosen)]
+
+
+def job_manager() -> JobManager:
+    """A fresh manager each call: its state lives in the run folders, not in this process."""
+    return JobManager(runs_root(), max_jobs=max_jobs())
