@@ -209,10 +209,13 @@ class Trainer:
         for i in range(self.steps_per_epoch):
             if i % CONTROL_EVERY_STEPS == 0:
                 self._poll_control()
-                while self.live.paused and not self.live.stop and not self.hooks.should_stop():
-                    self._status("paused", throttle=True)
-                    time.sleep(0.2)
-                    self._poll_control()
+                if self.live.paused:
+                    self._status("paused", epoch_in_progress=epoch)  # show the pause at once
+                    while self.live.paused and not self.live.stop and not self.hooks.should_stop():
+                        time.sleep(0.2)
+                        self._poll_control()
+                        self._status("paused", throttle=True, epoch_in_progress=epoch)  # heartbeat
+                    self._status("running", epoch_in_progress=epoch)
                 if self.live.stop or self.hooks.should_stop():
                     return "stopped"
                 if self.live.paused is False and time.time() - self.last_status > STATUS_EVERY_S:

@@ -247,3 +247,27 @@ def test_dead_worker_reads_as_interrupted():
     import time
     assert effective_state({"state": "running", "pid": os.getpid(), "heartbeat": time.time()}) == "running"
     assert effective_state({"state": "finished"}) == "finished"
+
+
+def test_pause_and_unpause_through_the_control_file(tmp_path, tiny_cfg):
+    import threading
+    import time
+
+    run = Run(tmp_path / "pause")
+    run.create(tiny_cfg(epochs=2, max_images=200))
+    run.write_control(state="paused")  # paused before the first step
+    t = threading.Thread(target=train_run, args=(run,), kwargs={"echo": False})
+    t.start()
+    try:
+        deadline = time.time() + 60
+        while run.read_status().get("state") != "paused" and time.time() < deadline:
+            time.sleep(0.05)
+        st = run.read_status()
+        assert st["state"] == "paused" and st["step"] == 0
+        time.sleep(0.5)
+        assert run.read_status()["step"] == 0  # nothing trains while paused
+    finally:
+        run.write_control(state="running")
+        t.join(120)
+    assert run.read_status()["state"] == "finished"
+    assert "Paused." in run.log_path.read_text() and "Resumed." in run.log_path.read_text()
