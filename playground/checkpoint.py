@@ -3,7 +3,9 @@
 Every checkpoint is two files with one stem: ``<stem>.safetensors`` (tensors only) and
 ``<stem>.json`` (what they are: kind, epoch, step, model spec, config, data info, and the sha256 and
 size of the tensor file). The JSON is written after the tensors, so a checkpoint whose JSON exists
-and whose hash matches is complete; anything else is reported as truncated or foreign.
+and whose hash matches is complete; anything else is reported as truncated or foreign. The JSON also
+carries ``meta_sha256``, a hash of its own other fields, so a description edited by hand (an epoch
+changed, a learning rate typed in) is rejected instead of silently resuming from the wrong place.
 
 Kinds:
 - ``train``: G, D (prefixes ``G.``/``D.``), both Adam states (``opt_g.``/``opt_d.``) and RNG
@@ -41,7 +43,14 @@ def save(stem: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict) 
     atomic_write_bytes(stem.with_suffix(".safetensors"), data)
     doc = {"checkpoint_format": CHECKPOINT_FORMAT, **meta,
            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    doc["meta_sha256"] = _meta_hash(doc)
     atomic_write_json(stem.with_suffix(".json"), doc)
+
+
+def _meta_hash(doc: dict) -> str:
+    """sha256 of the description without its own hash (canonical JSON: sorted keys, no spaces)."""
+    rest = {k: v for k, v in doc.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def load(stem: str | os.PathLike, device="cpu") -> tuple[dict[str, torch.Tensor], dict]:
@@ -58,6 +67,13 @@ def load(stem: str | os.PathLike, device="cpu") -> tuple[dict[str, torch.Tensor]
         raise CheckpointError(f"{jpath.name} is not valid JSON ({e}); the file is damaged") from None
     if not isinstance(meta, dict) or meta.get("checkpoint_format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{jpath.name} is not a GAN Playground checkpoint description")
+    # Descriptions written before meta_sha256 existed carry none and are accepted as they are.
+    if "meta_sha256" in meta and meta["meta_sha256"] != _meta_hash(meta):
+        raise CheckpointError(f"{jpath.name} was edited by hand: its contents no longer match the hash "
+                              "written with it, so the checkpoint cannot be trusted")
+    for key in ("epoch", "step"):
+        if key in meta and not (isinstance(meta[key], int) and not isinstance(meta[key], bool) and meta[key] >= 0):
+            raise CheckpointError(f"{jpath.name}: '{key}' must be a whole number of at least 0, got {meta[key]!r}")
     try:
         data = tpath.read_bytes()
     except FileNotFoundError:
@@ -126,3 +142,12 @@ def restore_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict, in
         opt.load_state_dict({"state": state, "param_groups": groups})
     except (ValueError, KeyError, RuntimeError) as e:
         raise CheckpointError(f"the optimizer state does not fit the model: {e}") from None
+    # Tensors are saved contiguous; a parameter may not be (channels_last convolution weights).
+    # Give each moment its parameter's memory layout again: fused Adam pairs a weight with its
+    # moments by memory position, so a mismatch would silently scramble them after a resume.
+    for group in opt.param_groups:
+        for param in group["params"]:
+            st = opt.state.get(param, {})
+            for key, value in st.items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    st[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)

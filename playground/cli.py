@@ -1,4 +1,4 @@
-"""Command line: ``python -m playground {train,sample,presets,runs}``.
+"""Command line: ``python -m playground {train,sample,presets,runs,bench}``.
 
 Bad input exits with status 2 and one plain message, never a traceback.
 """
@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the presets")
 
+    sub.add_parser("bench", add_help=False,  # parsed by playground.bench (see main)
+                   help="time the training step against the textbook loop (bench --help)")
+
     r = sub.add_parser("runs", help="list run folders")
     r.add_argument("--root", action="append", help="folder of runs (default: runs and pretrained)")
     r.add_argument("--json", action="store_true", help="print JSON")
@@ -74,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # its own parser: it needs torch, which the other commands load lazily
+        from .bench import main as bench_main
+        return bench_main(argv[1:], command="python -m playground " + " ".join(argv))
     args = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "runs": cmd_runs}[args.command](args)

@@ -20,6 +20,8 @@ ARCH_NAMES = ("mlp", "dcgan", "toy")
 OBJECTIVE_NAMES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+JOINT_D_BATCH = ("auto", "on", "off")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 DATA_SOURCES = ("auto", "bundled", "download")
 UPSAMPLES = ("convtranspose", "nearest")
 
@@ -86,16 +88,21 @@ class TrainConfig:
     # execution
     seed: int = 0
     device: str = "auto"
-    threads: int = 0                # CPU threads for torch (0 = torch's default)
+    # speed modes (README "Speed"; playground/speed.py resolves them per device)
+    threads: int = 0                # CPU threads for torch (0 = auto: all physical cores but one)
     precision: str = "auto"         # auto: bf16 autocast on CUDA, fp32 elsewhere
-    channels_last: bool = True      # NHWC convolutions on CUDA (ignored on the CPU)
-    compile: bool = False           # torch.compile the models (CUDA only)
+    channels_last: bool = True      # NHWC convolutions (DCGAN) on CUDA and the CPU
+    fused_adam: bool = True         # Adam as one fused kernel per step
+    joint_d_batch: str = "auto"     # D on real+fake as one batch (auto: where exactly equivalent, GPU)
+    compile: bool = False           # torch.compile the models
+    compile_mode: str = "reduce-overhead"  # torch.compile mode; reduce-overhead = CUDA graphs on CUDA
     # what gets written
     log_every: int = 20             # steps between metric lines (and host syncs)
     sample_count: int = 64          # images in the fixed-noise grid (unconditional runs)
     sample_seed: int = 1234         # seed of the fixed noise: equal across runs with equal z_dim
     snapshot_schedule: str = "1:10,5:50,10"
     keep_checkpoints: int = 2
+    quality_samples: int = 2000     # generated samples scored after each epoch (0 = no quality figure)
 
     # ------------------------------------------------------------------ helpers
     def to_dict(self) -> dict:
@@ -209,6 +216,8 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _choice(e, "objective", c.objective, OBJECTIVE_NAMES)
     _choice(e, "upsample", c.upsample, UPSAMPLES)
     _choice(e, "precision", c.precision, PRECISIONS)
+    _choice(e, "joint_d_batch", c.joint_d_batch, JOINT_D_BATCH)
+    _choice(e, "compile_mode", c.compile_mode, COMPILE_MODES)
     if not (c.device in DEVICE_CHOICES or c.device.startswith("cuda:")):
         e["device"] = f"must be one of {', '.join(DEVICE_CHOICES)} or cuda:N; got {c.device!r}"
     if c.image_size not in (0, 28, 32, 64):
@@ -256,6 +265,10 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _range(e, "sample_count", c.sample_count, 1, 256, what="a whole number")
     _range(e, "sample_seed", c.sample_seed, 0, 2**31 - 1, what="a whole number")
     _range(e, "keep_checkpoints", c.keep_checkpoints, 1, 100, what="a whole number")
+    _range(e, "quality_samples", c.quality_samples, 0, 20_000, what="a whole number")
+    if 0 < c.quality_samples < 100:
+        e["quality_samples"] = ("must be 0 (off) or at least 100: fewer samples give a quality figure too "
+                                f"noisy to compare epochs; got {c.quality_samples}")
     try:
         parse_schedule(c.snapshot_schedule)
     except ValueError as err:
@@ -354,13 +367,19 @@ _HELP = {
     "replay_size": "how many older fakes the replay buffer keeps",
     "seed": "random seed (same seed, same first sample grid on the CPU)",
     "device": "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
-    "threads": "CPU threads for training (0 = default)",
+    "threads": "CPU threads for training (0 = auto: all physical cores but one, at least 1)",
     "precision": "auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16",
-    "channels_last": "channels-last memory layout for convolutions on CUDA",
-    "compile": "torch.compile the models (CUDA only; slower start, faster steps)",
+    "channels_last": "channels-last (NHWC) memory layout for DCGAN's convolutions on CUDA and the CPU",
+    "fused_adam": "Adam as one fused kernel per step (off: PyTorch's for-each Adam)",
+    "joint_d_batch": "D on real and fake images as one batch: auto (where exactly equivalent: no "
+                     "BatchNorm or minibatch-std in D; on GPUs), on (always; with BatchNorm D then "
+                     "normalises real and fake together), off",
+    "compile": "torch.compile the models (slower start; on the CPU measured no faster)",
+    "compile_mode": "torch.compile mode: default, reduce-overhead (CUDA graphs on CUDA), max-autotune",
     "log_every": "steps between logged metric lines",
     "sample_count": "images in the fixed-noise grid",
     "sample_seed": "seed of the fixed noise shared by runs with the same z_dim",
     "snapshot_schedule": "when to keep generator snapshots: '1:10,5:50,10'",
     "keep_checkpoints": "how many full training checkpoints to keep for resume",
+    "quality_samples": "generated samples scored by the quality figure after each epoch (0 = off)",
 }

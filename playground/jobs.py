@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import TrainConfig
-from .runs import Run, RunError, atomic_write_json, effective_state, list_runs, new_run_id, terminate
+from .runs import (LAUNCHER_ENV, Run, RunError, atomic_write_json, effective_state, list_runs, new_run_id,
+                   terminate)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCK_NAME = ".jobs.lock"
@@ -103,6 +105,11 @@ class JobManager:
         if state in ("running", "paused", "queued"):
             raise RunError(f"run {run.id} is {state}; only an ended run can be resumed")
         with _locked(self.root):
+            # Again under the lock: a second session pressing Resume on the same run a moment
+            # later must not start a second worker on it.
+            state = run.state()
+            if state in ("running", "paused", "queued"):
+                raise RunError(f"run {run.id} is {state}; only an ended run can be resumed")
             if len(self.active()) >= self.max_jobs:
                 return False
             if run.control_path.exists():
@@ -132,8 +139,12 @@ class JobManager:
         run.write_control(**values)
 
     def kill(self, run: Run) -> bool:
+        """SIGTERM the run's worker; only while the run is live, so the pid of an ended run (which
+        the system may have given to another process since) is never signalled."""
+        if run.state() not in ("running", "paused"):
+            return False
         pid = run.read_status().get("pid")
-        return bool(pid) and terminate(int(pid))
+        return isinstance(pid, int) and pid > 0 and terminate(pid)
 
     # ------------------------------------------------------------------ spawning
     def _spawn(self, run: Run, resume: bool, epochs: int | None = None) -> subprocess.Popen:
@@ -145,16 +156,22 @@ class JobManager:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # The worker waits until this claim is written before it writes anything itself, so the
+        # claim below can never overwrite the worker's own status (a fast failure, say).
+        env[LAUNCHER_ENV] = str(os.getpid())
         with open(run.path / "worker.out", "ab") as out:
             proc = subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                     close_fds=True)
-        # Claim the slot at once (the lock is still held), unless the worker already wrote its own
-        # status; the worker overwrites this within a second or two.
-        st = run.read_status()
-        if st.get("pid") != proc.pid:
+        # Claim the slot at once, while the lock is still held: the run counts as active for
+        # every other manager from now on.
+        try:
+            st = run.read_status()
             run.write_status(**{**st, "state": "running", "pid": proc.pid, "heartbeat": time.time(),
                                 "message": "starting"})
+        except BaseException:
+            terminate(proc.pid, signal.SIGKILL)  # an unclaimed worker would train outside the limit
+            raise
         return proc
 
 

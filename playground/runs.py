@@ -13,10 +13,16 @@ Layout (format version 1; see README "Run folder format")::
 The training worker is the only writer of everything but control.json. Every whole-file write is
 atomic (temporary file, flush, fsync, rename); metrics.jsonl is append-only and readers skip a torn
 last line.
+
+Test-only hook: ``GAN_PLAYGROUND_TEST_DELAY_WRITE="checkpoint:0.5,grid:0.3"`` makes every write of
+that kind (checkpoint, snapshot, grid, status, config, metrics) pause half-way for that many seconds,
+so the crash campaign (playground/reliability.py) can SIGKILL a worker inside a write. It is read in
+one place (``injected_write_delay``) and does nothing when the variable is unset.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -25,6 +31,7 @@ import shutil
 import signal
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +40,10 @@ from .config import FORMAT_VERSION, ConfigError, TrainConfig
 STATES = ("queued", "running", "paused", "finished", "stopped", "failed", "interrupted")
 ACTIVE_STATES = ("queued", "running", "paused")
 HEARTBEAT_STALE_S = 90.0  # a live worker beats at least every few seconds, even when paused
+
+# Set by the job manager for a worker it starts: the manager's pid, which writes the claim the worker
+# waits for (see worker._await_claim).
+LAUNCHER_ENV = "GAN_PLAYGROUND_LAUNCHER"
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _SAMPLE = re.compile(r"^epoch_(\d{3,5})\.png$")
@@ -43,14 +54,68 @@ class RunError(ValueError):
     """A run folder that cannot be used as asked (missing, unreadable, or not a run)."""
 
 
+# ----------------------------------------------------------------------------- test-only delay hook
+TEST_DELAY_ENV = "GAN_PLAYGROUND_TEST_DELAY_WRITE"
+WRITE_KINDS = ("checkpoint", "snapshot", "grid", "status", "config", "metrics")
+
+
+def write_kind(path: str | os.PathLike) -> str:
+    """Which kind of run-folder write ``path`` is (for the test-only delay hook and the campaigns)."""
+    path = Path(path)
+    if path.parent.name == "checkpoints":
+        return "snapshot" if path.name.startswith("snapshot_") else "checkpoint"
+    if path.parent.name == "samples":
+        return "grid"
+    return {"status.json": "status", "config.json": "config", "metrics.jsonl": "metrics"}.get(path.name, "other")
+
+
+def injected_write_delay(path: str | os.PathLike) -> float:
+    """Seconds to pause half-way through writing ``path``: 0 unless the test-only variable
+    GAN_PLAYGROUND_TEST_DELAY_WRITE ("kind:seconds,...") names this kind of write."""
+    spec = os.environ.get(TEST_DELAY_ENV)
+    if not spec:
+        return 0.0
+    kind = write_kind(path)
+    for part in spec.split(","):
+        name, _, seconds = part.partition(":")
+        if name.strip() == kind:
+            try:
+                return min(max(float(seconds), 0.0), 30.0)
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
+def _write_maybe_slowly(f, data: bytes, delay: float) -> None:
+    if delay:
+        half = len(data) // 2
+        f.write(data[:half])
+        f.flush()
+        time.sleep(delay)
+        data = data[half:]
+    f.write(data)
+
+
+@contextmanager
+def file_lock(path: str | os.PathLike):
+    """An exclusive advisory lock on ``path`` (created if needed), released on exit or process death."""
+    with open(path, "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 # ----------------------------------------------------------------------------- atomic files
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
     path = Path(path)
+    delay = injected_write_delay(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            _write_maybe_slowly(f, data, delay)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -101,7 +166,7 @@ def new_run_id(name: str = "") -> str:
 
 def check_run_id(run_id: str) -> str:
     """Return ``run_id`` if it is a plain folder name; RunError otherwise (no paths, no '..')."""
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or ".." in run_id:
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
         raise RunError(f"{run_id!r} is not a valid run id (letters, digits, '.', '_' and '-' only)")
     return run_id
 
@@ -196,16 +261,42 @@ class Run:
 
     # status
     def read_status(self) -> dict:
-        """The status, or a synthesised 'queued' one when the worker has not written it yet."""
+        """The status, or a synthesised 'queued' one when the worker has not written it yet.
+
+        A status.json that exists but cannot be read (edited by hand, a damaged disk) reads as
+        'failed', never as 'queued': a queued run would be started again from scratch."""
         try:
             st = read_json(self.status_path)
-        except RunError:
-            return {"state": "queued", "epoch": 0, "step": 0}
-        return st if isinstance(st, dict) else {"state": "failed", "error": "status.json is not an object"}
+        except RunError as e:
+            if not self.status_path.exists():
+                return {"state": "queued", "epoch": 0, "step": 0}
+            msg = f"{e}; resume the run to continue from its last checkpoint"
+            return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
+        if not isinstance(st, dict):
+            msg = f"{self.status_path} is not a JSON object; resume the run to continue from its last checkpoint"
+            return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
+        return st
 
     def write_status(self, **fields) -> dict:
         st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
         atomic_write_json(self.status_path, st)
+        return st
+
+    def write_status_in_place(self, **fields) -> dict:
+        """Last resort when the disk is full and no new file can be made: overwrite the existing
+        status.json in place (compact JSON, a few hundred bytes, so it reuses the file's block).
+        Not atomic; the worker uses it only for its final 'failed' status."""
+        st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
+        data = json.dumps(st, allow_nan=False).encode() + b"\n"
+        fd = os.open(self.status_path, os.O_WRONLY)  # no O_CREAT: only an existing file is reused
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.ftruncate(fd, len(data))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         return st
 
     def state(self) -> str:
@@ -216,9 +307,10 @@ class Run:
     def append_metrics(self, records: list[dict]) -> None:
         if not records:
             return
-        data = "".join(json.dumps(r, allow_nan=True) + "\n" for r in records)
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(data)
+        data = "".join(json.dumps(r, allow_nan=True) + "\n" for r in records).encode()
+        delay = injected_write_delay(self.metrics_path)
+        with open(self.metrics_path, "ab") as f:
+            _write_maybe_slowly(f, data, delay)
             f.flush()
 
     def read_metrics(self, offset: int = 0) -> tuple[list[dict], int]:
@@ -277,13 +369,43 @@ class Run:
         return c if isinstance(c, dict) else {}
 
     def write_control(self, **changes) -> dict:
-        """Merge ``changes`` (state='paused'|'running'|'stopped', lr_g, lr_d, d_steps) into control.json."""
-        ctl = self.read_control()
-        ctl.update({k: v for k, v in changes.items() if v is not None})
-        ctl["seq"] = int(ctl.get("seq", 0)) + 1
-        ctl["written"] = time.time()
-        atomic_write_json(self.control_path, ctl)
+        """Merge ``changes`` (state='paused'|'running'|'stopped', lr_g, lr_d, d_steps) into control.json.
+
+        The read-merge-write runs under a lock: two sessions changing settings at the same moment
+        must not both write the same ``seq`` (the worker would apply only the first)."""
+        with file_lock(self.path / ".control.lock"):
+            ctl = self.read_control()
+            ctl.update({k: v for k, v in changes.items() if v is not None})
+            try:
+                seq = int(ctl.get("seq", 0))
+            except (TypeError, ValueError):
+                seq = 0
+            ctl["seq"] = seq + 1
+            ctl["written"] = time.time()
+            atomic_write_json(self.control_path, ctl)
         return ctl
+
+    def remove_leftovers(self) -> list[str]:
+        """Delete what a killed worker can leave behind: temporary files of interrupted atomic
+        writes and checkpoint tensor files whose JSON was never written. Only the worker calls
+        this, before it writes anything (control.json's temporary files are left alone: the
+        dashboard may be writing one)."""
+        removed = []
+        candidates = [p for name in ("status.json", "config.json", "metrics.jsonl")
+                      for p in self.path.glob(f".{name}.*.tmp")]
+        for d in (self.samples_dir, self.checkpoints_dir):
+            if d.is_dir():
+                candidates += d.glob(".*.tmp")
+        if self.checkpoints_dir.is_dir():
+            candidates += [p for p in self.checkpoints_dir.glob("*.safetensors")
+                           if not p.with_suffix(".json").exists()]
+        for p in candidates:
+            try:
+                p.unlink()
+                removed.append(p.name)
+            except OSError:
+                pass
+        return removed
 
     def size_bytes(self) -> int:
         total = 0
@@ -325,8 +447,11 @@ def effective_state(status: dict, now: float | None = None) -> str:
     if state not in ("running", "paused"):
         return state if state in STATES else "failed"
     now = time.time() if now is None else now
-    beat = status.get("heartbeat") or 0.0
-    if not pid_alive(status.get("pid")) or now - float(beat) > HEARTBEAT_STALE_S:
+    try:
+        beat = float(status.get("heartbeat") or 0.0)
+    except (TypeError, ValueError):
+        beat = 0.0
+    if not pid_alive(status.get("pid")) or now - beat > HEARTBEAT_STALE_S:
         return "interrupted"
     return state
 
@@ -337,7 +462,7 @@ def list_runs(root: str | os.PathLike) -> list[Run]:
     if not root.is_dir():
         return []
     runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "config.json").is_file()
-            and _RUN_ID.match(p.name)]
+            and _RUN_ID.fullmatch(p.name)]
     return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
 
 

@@ -22,7 +22,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import checkpoint, losses, sampling
+from . import checkpoint, losses, sampling, speed
+from . import monitor, quality
 from .config import LIVE_FIELDS, TrainConfig, is_snapshot_epoch
 from .data import LoadedData
 from .models import ModelSpec, build_models
@@ -111,22 +112,26 @@ class Trainer:
         self.G.to(device)
         self.D.to(device)
         self.cuda = device.type == "cuda"
-        self.autocast_dtype = torch.bfloat16 if (self.cuda and cfg.precision in ("auto", "bf16")) else None
-        if cfg.precision == "bf16" and device.type == "cpu":
-            self.autocast_dtype = torch.bfloat16
-        if self.cuda and cfg.channels_last and not self.points:
+        # speed settings: each is a config field resolved per device (playground/speed.py)
+        self.speed = speed.resolve(cfg, self.spec, device)
+        speed.apply_threads(self.speed)
+        if self.speed.cudnn_benchmark:
+            torch.backends.cudnn.benchmark = True   # fixed shapes: let cuDNN time its kernels once
+        self.autocast_dtype = self.speed.autocast
+        if self.speed.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
-        fused = self.cuda
+        fused = self.speed.fused_adam or None
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2),
-                                      weight_decay=cfg.weight_decay, fused=fused or None)
+                                      weight_decay=cfg.weight_decay, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
-                                      weight_decay=cfg.weight_decay, fused=fused or None)
+                                      weight_decay=cfg.weight_decay, fused=fused)
+        self.g_params = [p for p in self.G.parameters() if p.requires_grad]
         self.g_step = self.G
         self.d_step = self.D
-        if cfg.compile and self.cuda:
-            self.g_step = torch.compile(self.G)
-            self.d_step = torch.compile(self.D)
+        if self.speed.compile_mode:
+            self.g_step = torch.compile(self.G, mode=self.speed.compile_mode)
+            self.d_step = torch.compile(self.D, mode=self.speed.compile_mode)
         self.live = _Live(cfg.lr_g, cfg.lr_d, cfg.d_steps)
         self.epoch = 0          # completed epochs
         self.step = 0           # D updates so far (one per real batch)
@@ -151,6 +156,9 @@ class Trainer:
         self.last_status = 0.0
         if resume:
             self._resume()
+        # failure-mode warnings; built after a resume has trimmed the metrics, whose history it replays
+        self.monitor = monitor.RunMonitor(run, has_probs=losses.probabilities(cfg.objective, torch.zeros(1)) is not None,
+                                          lr_d=self.live.lr_d)
 
     # ------------------------------------------------------------------ public
     def fit(self) -> str:
@@ -162,7 +170,11 @@ class Trainer:
             self._end_of_epoch_outputs(0, None)
         self._status("running")
         while self.epoch < cfg.epochs:
-            outcome = self._train_epoch(self.epoch + 1)
+            try:
+                outcome = self._train_epoch(self.epoch + 1)
+            except TrainingFailed:   # diverged: leave the warning in the metrics before failing
+                self.run.append_metrics([self.monitor.non_finite(self.epoch + 1, self.step)])
+                raise
             if outcome == "stopped":
                 self._save_train_checkpoint(partial=True)
                 self._status("stopped", message="stopped by request; resume continues from the last checkpoint")
@@ -177,7 +189,7 @@ class Trainer:
         x = self.data.x[idx]
         if not self.points:
             x = x.float().div_(127.5).sub_(1.0)
-            if self.cuda and self.cfg.channels_last:
+            if self.speed.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
         y = self.data.y[idx] if (self.spec.num_classes and self.data.y is not None) else None
         return x, y
@@ -205,6 +217,9 @@ class Trainer:
         epoch_start = time.perf_counter()
         amp = (torch.autocast(device_type=dev.type, dtype=self.autocast_dtype)
                if self.autocast_dtype is not None else _NullCtx())
+        zero = torch.zeros((), device=dev)
+        # CUDA graphs (compile mode reduce-overhead) reuse their output memory step after step
+        mark_step = self.cuda and self.speed.compile_mode == "reduce-overhead"
         fake = y_fake = None
         for i in range(self.steps_per_epoch):
             if i % CONTROL_EVERY_STEPS == 0:
@@ -221,6 +236,8 @@ class Trainer:
                 if self.live.paused is False and time.time() - self.last_status > STATUS_EVERY_S:
                     self._status("running", epoch_in_progress=epoch, throttle=True)
             log_now = (self.step + 1) % cfg.log_every == 0
+            if mark_step:
+                torch.compiler.cudagraph_mark_step_begin()
             real, y = self._real_batch(perm[i * B:(i + 1) * B])
             sigma = self._noise_std(epoch, i)
             # ---- discriminator update
@@ -234,8 +251,13 @@ class Trainer:
                 real_in = real + sigma * torch.randn_like(real)
                 fake_in = fake_d + sigma * torch.randn_like(fake_d)
             with amp:
-                r = self.d_step(real_in, y).float()
-                f = self.d_step(fake_in, y_fake_d).float()
+                if self.speed.joint_d_batch:  # one call on [real; fake] (see playground/speed.py)
+                    y_both = None if y is None else torch.cat([y, y_fake_d])
+                    rf = self.d_step(torch.cat([real_in, fake_in.to(real_in.dtype)]), y_both).float()
+                    r, f = rf[:B], rf[B:]
+                else:
+                    r = self.d_step(real_in, y).float()
+                    f = self.d_step(fake_in, y_fake_d).float()
                 loss_d = losses.d_loss(obj, r, f, real_target=real_target)
             if obj == "wgan-gp":
                 loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(
@@ -248,9 +270,8 @@ class Trainer:
             with torch.no_grad():
                 pr, pf = losses.probabilities(obj, r), losses.probabilities(obj, f)
                 upd = torch.stack([
-                    loss_d.detach().float(), torch.zeros((), device=dev), torch.zeros((), device=dev),
-                    pr.mean() if pr is not None else torch.zeros((), device=dev),
-                    pf.mean() if pf is not None else torch.zeros((), device=dev),
+                    loss_d.detach().float(), zero, zero,
+                    pr.mean() if pr is not None else zero, pf.mean() if pf is not None else zero,
                     r.mean(), f.mean()])
             # ---- generator update, every d_steps discriminator updates
             if (self.step + 1) % self.live.d_steps == 0:
@@ -258,7 +279,8 @@ class Trainer:
                 with amp:
                     loss_g = losses.g_loss(obj, self.d_step(g_in, y_fake).float())
                 self.opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
+                # G's gradients only: D's weight gradients of this pass would be thrown away
+                loss_g.backward(inputs=self.g_params)
                 if log_now:
                     gnorm[1] = _grad_norm(self.G)
                 self.opt_g.step()
@@ -320,6 +342,7 @@ class Trainer:
         self._write_samples(epoch)
         if is_snapshot_epoch(self.cfg.snapshot_schedule, epoch, self.cfg.epochs) or epoch == 0:
             self._save_snapshot(epoch)
+        records = self._quality_and_events(epoch, records)
         self.run.append_metrics(records)
         if epoch > 0:
             self._save_train_checkpoint()
@@ -327,6 +350,18 @@ class Trainer:
                            f"loss_g {records[0]['loss_g'] if records[0]['loss_g'] is None else round(records[0]['loss_g'], 4)}, "
                            f"{records[0]['epoch_seconds']:.1f} s")
         self._status("running", epoch_in_progress=epoch + 1 if epoch < self.cfg.epochs else None)
+
+    def _quality_and_events(self, epoch: int, records: list[dict]) -> list[dict]:
+        """Add the quality figure and the fixed batch's diversity to this epoch's line (epoch 0: a
+        line of type "quality"), then the failure-mode events they and the step lines raise."""
+        q, div = quality.epoch_quality(self.G, self.fixed_z, self.fixed_y, n=self.cfg.quality_samples,
+                                       seed=self.cfg.sample_seed + 1, info=self.info)
+        if records:
+            records[0].update(quality=q, diversity=div)
+        else:
+            records = [{"type": "quality", "epoch": epoch, "step": self.step, "time": time.time(),
+                        "quality": q, "diversity": div}]
+        return records + self.monitor.after_epoch(records)
 
     @torch.no_grad()
     def _write_samples(self, epoch: int):
@@ -407,6 +442,9 @@ class Trainer:
         checkpoint.load_module_state(self.G, {k: v.to(self.device) for k, v in checkpoint.unprefixed("G", tensors).items()}, "generator")
         checkpoint.load_module_state(self.D, {k: v.to(self.device) for k, v in checkpoint.unprefixed("D", tensors).items()}, "discriminator")
         dev_t = {k: v.to(self.device) for k, v in tensors.items() if k.startswith("opt_")}
+        for key in ("opt_g", "opt_d"):  # Adam's kernel flags of this run's device, not the saver's
+            for g in meta[key].get("param_groups", []):
+                g["fused"], g["foreach"] = (self.speed.fused_adam or None), None
         checkpoint.restore_optimizer(self.opt_g, "opt_g", dev_t, meta["opt_g"])
         checkpoint.restore_optimizer(self.opt_d, "opt_d", dev_t, meta["opt_d"])
         if "rng.cpu" in tensors:

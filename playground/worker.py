@@ -3,15 +3,24 @@
 It is the only writer of the run folder (but control.json). Whatever ends it — the last epoch, a
 stop request, SIGTERM, a bad config, a full disk, a diverged loss — it writes a final status that
 says what happened in plain words, and it never deletes a checkpoint or grid that was saved.
+
+Only one worker ever trains a run: each holds an exclusive lock on ``<run>/.worker.lock`` for its
+whole life (the kernel drops it when the process dies, even by SIGKILL), and a worker that cannot
+take it leaves the folder untouched. A worker started by the job manager waits (briefly) until the
+manager has claimed the run for it in status.json, so the manager's claim can never overwrite a
+status the worker wrote. A background thread keeps the heartbeat fresh while data load or a slow
+first step keeps the training loop from writing one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import errno
+import fcntl
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -20,10 +29,58 @@ import torch
 from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig
 from .data import DataError, load_dataset
-from .runs import Run, RunError
+from .runs import LAUNCHER_ENV, Run, RunError, pid_alive
 from .training import Hooks, Trainer, TrainingFailed, model_spec, pick_device
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+CLAIM_WAIT_S = 20.0
+HEARTBEAT_EVERY_S = 5.0
+
+
+class _Refused(Exception):
+    """This worker must not train the run (another one does, or it was already started)."""
+
+
+class _StatusWriter:
+    """Writes status.json for the worker and keeps its heartbeat fresh from a daemon thread.
+
+    The thread rewrites the last status with a new heartbeat only while the state is running or
+    paused and the main thread has not written for HEARTBEAT_EVERY_S; a lock orders its writes with
+    the main thread's, so a final status is never overwritten by an older one."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.last: dict = {"state": "running"}
+        self._lock = threading.Lock()
+        self._written = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+
+    def write(self, st: dict) -> None:
+        with self._lock:
+            self.last = dict(st)
+            self._written = time.monotonic()
+            self.run.write_status(**st)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY_S / 5):
+            with self._lock:
+                if (self.last.get("state") not in ("running", "paused")
+                        or time.monotonic() - self._written < HEARTBEAT_EVERY_S):
+                    continue
+                self._written = time.monotonic()
+                try:
+                    self.run.write_status(**{**self.last, "heartbeat": time.time()})
+                except (OSError, ValueError):
+                    pass  # the main thread meets the same error on its next write and reports it
 
 
 class _Log:
@@ -57,6 +114,26 @@ def plain_os_error(e: OSError, run: Run) -> str:
 def train_run(run: Run, *, resume: bool = False, epochs: int | None = None, echo: bool = True) -> int:
     """Train (or resume) the run in ``run``; returns an exit status (0 ok, 1 failed, 2 bad input)."""
     log = _Log(run, echo)
+    _await_claim(run)
+    try:
+        lock = _take_worker_lock(run)
+    except _Refused as e:  # leave the folder (and the status the other worker writes) alone
+        log(f"Not started: {e}")
+        return EXIT_FAILED
+    try:
+        status = run.read_status()
+        claimed = status.get("state") == "running" and status.get("pid") == os.getpid()  # by the job manager
+        if not resume and status.get("state") not in ("queued", None) and not claimed:
+            log(f"Not started: {run.path} was already started (state {status.get('state')}); "
+                "use --resume to continue it")
+            return EXIT_FAILED
+        return _train_locked(run, log, status, resume=resume, epochs=epochs)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _train_locked(run: Run, log, status: dict, *, resume: bool, epochs: int | None) -> int:
     stop = {"flag": False}
 
     def on_signal(signum, frame):
@@ -69,27 +146,20 @@ def train_run(run: Run, *, resume: bool = False, epochs: int | None = None, echo
         except ValueError:  # not the main thread (tests may call this directly)
             pass
 
-    last = {"state": "running"}
-
-    def on_status(st: dict):
-        last.clear()
-        last.update(st)
-        run.write_status(**st)
-
+    writer = _StatusWriter(run)
     try:
-        status = run.read_status()
+        removed = run.remove_leftovers()
+        if removed:
+            log(f"Removed {len(removed)} unfinished file(s) of an interrupted worker: {', '.join(sorted(removed)[:5])}")
         cfg = run.read_config()
-        claimed = status.get("state") == "running" and status.get("pid") == os.getpid()  # by the job manager
-        if not resume and status.get("state") not in ("queued", None) and not claimed:
-            raise RunError(f"{run.path} was already started (state {status.get('state')}); "
-                           "use --resume to continue it")
         if epochs is not None:
             cfg = cfg.replace(epochs=epochs).validate()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        run.write_status(state="running", epoch=status.get("epoch", 0), step=status.get("step", 0),
-                         epochs=cfg.epochs, pid=os.getpid(), heartbeat=time.time(),
-                         message="loading data")
+        writer.write(dict(state="running", epoch=status.get("epoch", 0), step=status.get("step", 0),
+                          epochs=cfg.epochs, pid=os.getpid(), heartbeat=time.time(),
+                          message="loading data"))
+        writer.start()
         device = pick_device(cfg.device)
         data = load_dataset(cfg.dataset, data_dir=cfg.data_dir or None, image_size=cfg.image_size or None,
                             channels=cfg.channels or None, max_images=cfg.max_images or None,
@@ -103,23 +173,54 @@ def train_run(run: Run, *, resume: bool = False, epochs: int | None = None, echo
                                   "(was it edited by hand?)")
         run.write_config(cfg, data=dataclasses.asdict(data.info), model=spec.to_dict())
         trainer = Trainer(run, cfg, data, device, Hooks(should_stop=lambda: stop["flag"],
-                                                        on_status=on_status, log=log), resume=resume)
+                                                        on_status=writer.write, log=log), resume=resume)
         trainer.fit()
+        writer.stop()
         _start_queued(run)
         return EXIT_OK
     except (ConfigError, DataError, RunError, CheckpointError, ValueError) as e:
-        return _fail(run, log, last, str(e), EXIT_USAGE if isinstance(e, ConfigError) else EXIT_FAILED)
+        return _fail(run, log, writer, str(e), EXIT_USAGE if isinstance(e, ConfigError) else EXIT_FAILED)
     except TrainingFailed as e:
-        return _fail(run, log, last, str(e), EXIT_FAILED)
+        return _fail(run, log, writer, str(e), EXIT_FAILED)
     except OSError as e:
         log(traceback.format_exc())
-        return _fail(run, log, last, plain_os_error(e, run), EXIT_FAILED)
+        return _fail(run, log, writer, plain_os_error(e, run), EXIT_FAILED)
     except torch.cuda.OutOfMemoryError:
-        return _fail(run, log, last, "The GPU ran out of memory. Try a smaller batch size or model, "
-                                     "or train on the CPU.", EXIT_FAILED)
+        return _fail(run, log, writer, "The GPU ran out of memory. Try a smaller batch size or model, "
+                                       "or train on the CPU.", EXIT_FAILED)
     except Exception as e:  # a bug: keep the traceback in the log, a short line in the status
         log(traceback.format_exc())
-        return _fail(run, log, last, f"Training crashed: {type(e).__name__}: {e}. See log.txt.", EXIT_FAILED)
+        return _fail(run, log, writer, f"Training crashed: {type(e).__name__}: {e}. See log.txt.", EXIT_FAILED)
+    finally:
+        writer.stop()
+
+
+def _await_claim(run: Run) -> None:
+    """Started by the job manager: wait until it has written its claim (our pid) into status.json,
+    so that claim can never land on top of a status this worker wrote. Gives up when the manager
+    dies first or after CLAIM_WAIT_S."""
+    launcher = os.environ.pop(LAUNCHER_ENV, "")
+    if not launcher.isdigit():
+        return
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while time.monotonic() < deadline and pid_alive(int(launcher)):
+        if run.read_status().get("pid") == os.getpid():
+            return
+        time.sleep(0.02)
+
+
+def _take_worker_lock(run: Run):
+    """Hold ``<run>/.worker.lock`` for this worker's life; _Refused when another worker holds it."""
+    try:
+        f = open(run.path / ".worker.lock", "a+")
+    except OSError:
+        return None  # no folder, or no space for an empty file: the steps below report it
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise _Refused(f"{run.path} is being trained by another worker; stop it first") from None
+    return f
 
 
 def _start_queued(run: Run) -> None:
@@ -128,14 +229,19 @@ def _start_queued(run: Run) -> None:
     schedule_after_exit(run)
 
 
-def _fail(run: Run, log, last: dict, message: str, code: int) -> int:
+def _fail(run: Run, log, writer: _StatusWriter, message: str, code: int) -> int:
     log(f"FAILED: {message}")
-    st = {k: v for k, v in last.items() if k not in ("state", "message", "error", "updated", "format_version")}
+    writer.stop()
+    st = {k: v for k, v in writer.last.items()
+          if k not in ("state", "message", "error", "updated", "format_version")}
     st.update(state="failed", error=message, message=message, heartbeat=time.time(), pid=os.getpid())
     try:
         run.write_status(**st)
     except OSError:
-        pass  # the disk may still be full; the job manager reports a dead worker as interrupted
+        try:  # a full disk refuses the temporary file; the old status.json's block can still be reused
+            run.write_status_in_place(**st)
+        except OSError:
+            pass  # nothing can be written; the job manager reports a dead worker as interrupted
     try:
         _start_queued(run)
     except Exception:

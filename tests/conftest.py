@@ -17,10 +17,11 @@ torch.set_num_threads(1)
 
 TINY_IMAGES = dict(dataset="mnist", data_source="bundled", max_images=40, batch_size=8, epochs=1,
                    g_filters=4, d_filters=4, z_dim=8, g_hidden=(16, 16), d_hidden=(16, 16),
-                   embed_dim=4, log_every=2, sample_count=16, device="cpu", seed=0)
+                   embed_dim=4, log_every=2, sample_count=16, device="cpu", seed=0,
+                   quality_samples=0)  # scoring 2,000 samples per epoch would dominate a tiny test
 TINY_TOY = dict(dataset="ring", arch="toy", max_images=64, batch_size=16, epochs=1, z_dim=2,
                 g_hidden=(16, 16), d_hidden=(16, 16), embed_dim=4, log_every=2, device="cpu", seed=0,
-                snapshot_schedule="1")
+                snapshot_schedule="1", quality_samples=0)
 
 
 @pytest.fixture

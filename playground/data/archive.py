@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import stat
+import struct
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -23,6 +24,10 @@ MAX_ZIP_ENTRIES = 20_000                 # members, directories included
 MAX_ZIP_TOTAL_BYTES = 1 << 30            # 1 GiB, sum of the declared uncompressed sizes
 MAX_COMPRESSION_RATIO = 200              # a member over this ratio ...
 RATIO_CHECK_MIN_BYTES = 10 * (1 << 20)   # ... and over 10 MiB uncompressed is called a zip bomb
+# The central directory is checked before Python's zipfile parses it: a 200 MB upload can list two
+# million members, which costs zipfile a gigabyte of memory and half a minute before the entry limit
+# above is ever looked at. 256 bytes per entry leaves room for long names and extra fields.
+MAX_CENTRAL_DIRECTORY_BYTES = MAX_ZIP_ENTRIES * 256
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 # Files that operating systems leave in folders; skipped without being counted.
@@ -61,6 +66,19 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
         raise DataError(f"{path} does not exist")
     if path.is_dir():
         raise DataError(f"{path} is a folder, not a zip archive")
+    try:
+        declared = _declared_directory(path)
+    except OSError as e:
+        raise DataError(f"{path} cannot be read: {e.strerror}") from None
+    if declared is not None:
+        entries, directory_bytes = declared
+        if entries > MAX_ZIP_ENTRIES:
+            raise DataError(f"{path} has {entries:,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
+                            f"Use fewer images (a few thousand are plenty for a GAN).")
+        if directory_bytes > MAX_CENTRAL_DIRECTORY_BYTES:
+            raise DataError(f"{path} has a table of contents of {_size(directory_bytes)} (the limit is "
+                            f"{_size(MAX_CENTRAL_DIRECTORY_BYTES)}): it lists far more members than "
+                            f"{MAX_ZIP_ENTRIES:,}")
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -113,6 +131,28 @@ def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
                f"(limit {MAX_COMPRESSION_RATIO}:1 above {_size(RATIO_CHECK_MIN_BYTES)})")
     if why:
         raise DataError(f"{path} was rejected: member '{name}' {why}")
+
+
+def _declared_directory(path: Path) -> tuple[int, int] | None:
+    """(entry count, central directory bytes) from the zip's end records, read without parsing
+    the directory; None when there is no end record (zipfile then reports "not a zip")."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        tail_len = min(size, 22 + 0xFFFF + 20)   # end record + longest comment + zip64 locator
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        i = tail.rfind(b"PK\x05\x06")
+        if i < 0 or len(tail) - i < 22:
+            return None
+        entries, directory_bytes = struct.unpack("<4s4H2LH", tail[i:i + 22])[4:6]
+        if i >= 20 and tail[i - 20:i - 16] == b"PK\x06\x07":   # zip64: the real counts are elsewhere
+            offset = struct.unpack("<4sLQL", tail[i - 20:i])[2]
+            if offset < size:
+                f.seek(offset)
+                rec = f.read(56)
+                if len(rec) == 56 and rec[:4] == b"PK\x06\x06":
+                    entries, directory_bytes = struct.unpack("<4sQ2H2L4Q", rec)[7:9]
+    return entries, directory_bytes
 
 
 def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:

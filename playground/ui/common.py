@@ -15,8 +15,26 @@ import streamlit as st
 
 from playground.jobs import JobManager
 from playground.runs import Run, RunError, list_runs, resolve_run
+from playground.ui.runinfo import display_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Page scripts, relative to streamlit_app.py (for st.switch_page / st.page_link). The router
+# registers the optional ones only when their file exists.
+PAGES = {
+    "home": "playground/ui/pages/home.py",
+    "train": "playground/ui/pages/train.py",
+    "watch": "playground/ui/pages/watch.py",
+    "explore": "playground/ui/pages/explore.py",
+    "compare": "playground/ui/pages/compare.py",
+    "toy": "playground/ui/pages/toy.py",
+    "runs": "playground/ui/pages/runs.py",
+}
+
+
+def page_available(name: str) -> bool:
+    """Whether the page script ``name`` (a key of PAGES) is part of this installation."""
+    return (PROJECT_ROOT / PAGES[name]).is_file()
 
 
 def runs_root() -> Path:
@@ -79,7 +97,7 @@ def run_label(ref: RunRef) -> str:
     try:
         cfg = ref.run.read_config()
         st_ = ref.run.read_status()
-        name = cfg.name or cfg.preset or ref.run.id
+        name = display_name(ref.run, cfg)
         what = f"{cfg.arch.upper() if cfg.arch != 'mlp' else 'GAN (MLP)'} · {cfg.objective} · {cfg.dataset}"
         state = ref.run.state()
         prefix = "★ " if ref.readonly else ""

@@ -1,0 +1,123 @@
+"""How the training loop uses the hardware: resolved once per run from the config and the device.
+
+Every speed mode is a config field, documented in the README's "Speed" section, and "auto" picks
+what measured fastest on that kind of device (``python -m playground bench``):
+
+    field           CPU (auto)                         CUDA (auto)
+    threads         all physical cores but one         torch's default (the GPU does the work)
+    precision       fp32 (bf16 is emulated: 13-20x     bf16 autocast where the GPU supports it
+                    slower on CPUs without AVX512-BF16)
+    channels_last   NHWC for DCGAN's convolutions      NHWC for DCGAN's convolutions
+    fused_adam      one fused Adam kernel per step     one fused Adam kernel per step
+    joint_d_batch   off (no gain measured)             on when exactly equivalent (see below)
+    compile         off (46 s to compile, no gain)     off unless asked; "reduce-overhead" mode
+                                                       replays CUDA graphs (few kernel launches)
+
+Two things the loop always does because they are exact: zero_grad(set_to_none=True), and the
+generator's backward pass computes gradients for G's parameters only (D's weight gradients in that
+pass were thrown away anyway). The plain path — fp32, NCHW, for-each Adam, D on real and fake as two
+batches, eager, torch's thread count — is what ``tests/test_speed_modes.py`` checks each mode against.
+
+``joint_d_batch`` runs D once on real and fake images concatenated. That is exactly the same
+computation as two calls when D treats every sample on its own; BatchNorm (batch statistics) and
+minibatch-stddev (a batch-wide feature) do not, so "auto" uses it only when D has neither. "on"
+forces it anyway: then D normalises real and fake together, a different (documented) variant.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class SpeedPlan:
+    """What one run does for speed; ``describe()`` is logged and reported by the benchmark."""
+
+    threads: int | None            # intra-op CPU threads set for the run (None: left as it was)
+    autocast: torch.dtype | None   # autocast dtype, None for fp32
+    channels_last: bool            # models and image batches in NHWC
+    fused_adam: bool               # Adam(fused=True)
+    joint_d_batch: bool            # D sees real and fake as one batch
+    compile_mode: str | None       # torch.compile mode, None for eager
+    cudnn_benchmark: bool          # cuDNN picks the fastest kernels for the (fixed) shapes
+
+    def describe(self) -> dict:
+        d = asdict(self)
+        d["autocast"] = str(self.autocast).replace("torch.", "") if self.autocast else "fp32"
+        return d
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may run on (hyper-threads are not counted: two threads on
+    one core share its vector units and gain little for convolutions and matrix products)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    cores = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            phys = "0"
+            for line in f:
+                key, _, val = line.partition(":")
+                key = key.strip()
+                if key == "physical id":
+                    phys = val.strip()
+                elif key == "core id":
+                    cores.add((phys, val.strip()))
+    except OSError:
+        pass
+    return max(1, min(usable, len(cores) or usable))
+
+
+def auto_threads() -> int:
+    """All physical cores but one, at least one.
+
+    Why not all of them: the dashboard, its latent explorer and the browser run beside the training
+    worker, and on a 2-core machine two busy intra-op threads plus anything else make every
+    parallel region wait for a descheduled sibling. On the shared 2-core benchmark machine one
+    thread trained 1.4-6x faster than two (README "Speed"); on a large idle machine one core of many
+    is a small price for a dashboard that stays instant."""
+    return max(1, physical_cores() - 1)
+
+
+def resolve(cfg, spec, device: torch.device) -> SpeedPlan:
+    """The speed settings for ``cfg`` (a TrainConfig) with models ``spec`` on ``device``."""
+    kind = device.type
+    convs = spec.arch == "dcgan" and not spec.is_points
+    if cfg.threads:
+        threads = cfg.threads
+    else:
+        threads = auto_threads() if kind == "cpu" else None
+    autocast = None
+    if cfg.precision == "bf16":
+        autocast = torch.bfloat16
+    elif cfg.precision == "auto" and kind == "cuda" and torch.cuda.is_available() \
+            and torch.cuda.is_bf16_supported(including_emulation=False):  # pre-Ampere GPUs emulate it
+        autocast = torch.bfloat16
+    # BatchNorm mixes the samples of a batch; minibatch-std adds a batch-wide feature.
+    per_sample_d = not (convs and spec.d_batchnorm) and not spec.minibatch_std
+    if cfg.joint_d_batch == "on":
+        joint = True
+    elif cfg.joint_d_batch == "auto":
+        joint = per_sample_d and kind in ("cuda", "mps")
+    else:
+        joint = False
+    return SpeedPlan(
+        threads=threads,
+        autocast=autocast,
+        channels_last=bool(cfg.channels_last and convs and kind in ("cpu", "cuda")),
+        fused_adam=bool(cfg.fused_adam and kind in ("cpu", "cuda", "mps")),
+        joint_d_batch=joint,
+        compile_mode=cfg.compile_mode if cfg.compile else None,
+        cudnn_benchmark=kind == "cuda",
+    )
+
+
+def apply_threads(plan: SpeedPlan) -> None:
+    """Set torch's intra-op thread count for this process (the worker trains one run per process)."""
+    if plan.threads and torch.get_num_threads() != plan.threads:
+        torch.set_num_threads(plan.threads)

@@ -1,0 +1,125 @@
+"""Plotly figures built from metric records (see README "Run folder format"). No streamlit.
+
+The x axis is the epoch as a fraction (step / steps_per_epoch), so epoch means sit at whole
+numbers, a setting changed mid-epoch sits where it happened, and the epoch picked on the scrubber
+is a vertical line at that number.
+"""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+
+D_COLOUR, G_COLOUR = "#1f77b4", "#e8710a"
+REAL_COLOUR, FAKE_COLOUR = "#188038", "#c5221f"
+SELECTED_COLOUR = "#5f6368"
+CHANGE_COLOUR = "#9334e6"
+CHANGE_NAMES = {"lr_g": "G learning rate", "lr_d": "D learning rate", "d_steps": "D steps per G step"}
+
+
+def ema(values: list, weight: float = 0.8) -> list:
+    """Exponential moving average with the start-up bias removed (as TensorBoard smooths):
+    s_t = w·s_{t-1} + (1-w)·v_t, divided by 1 - w^t. Missing or non-finite values stay gaps and
+    do not disturb the average."""
+    out, s, n = [], 0.0, 0
+    for v in values:
+        if v is None or not math.isfinite(v):
+            out.append(None)
+            continue
+        n += 1
+        s = weight * s + (1 - weight) * v
+        out.append(s / (1 - weight ** n))
+    return out
+
+
+def x_of(rec: dict, steps_per_epoch: int) -> float:
+    """Where a record goes on the epoch axis."""
+    if steps_per_epoch:
+        return rec.get("step", 0) / steps_per_epoch
+    return float(rec.get("epoch", 0))
+
+
+def _values(records: list[dict], key: str) -> list:
+    return [r.get(key) for r in records]
+
+
+def _layout(fig: go.Figure, title: str, y_title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
+        margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
+        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0),
+        xaxis_title="epoch", yaxis_title=y_title)
+    return fig
+
+
+def _marks(fig: go.Figure, changes: list[dict], steps_per_epoch: int, selected_epoch) -> None:
+    """Dotted purple lines where a live setting changed; a grey line at the scrubbed epoch."""
+    by_x: dict[float, list[str]] = {}
+    for c in changes:
+        name = CHANGE_NAMES.get(c.get("field"), str(c.get("field")))
+        by_x.setdefault(x_of(c, steps_per_epoch), []).append(f"{name} {c.get('old')} → {c.get('new')}")
+    for x, texts in by_x.items():
+        fig.add_vline(x=x, line=dict(color=CHANGE_COLOUR, dash="dot", width=1.5))
+        fig.add_annotation(x=x, y=1, yref="paper", text="<br>".join(texts), showarrow=False,
+                           xanchor="left", yanchor="top", font=dict(size=11, color=CHANGE_COLOUR),
+                           bgcolor="rgba(255,255,255,0.8)", name="change")
+    if selected_epoch is not None:
+        fig.add_vline(x=selected_epoch, line=dict(color=SELECTED_COLOUR, width=2),
+                      annotation_text=f"epoch {selected_epoch}", annotation_position="top left",
+                      name="selected epoch")
+
+
+def _pair(fig, steps, epochs, spe, key, name, colour, smooth_weight):
+    xs = [x_of(r, spe) for r in steps]
+    raw = _values(steps, key)
+    fig.add_trace(go.Scatter(x=xs, y=raw, mode="lines", name=f"{name} (each log step)",
+                             line=dict(color=colour, width=1), opacity=0.3, showlegend=False,
+                             hovertemplate="%{y:.3f}"))
+    fig.add_trace(go.Scatter(x=xs, y=ema(raw, smooth_weight), mode="lines", name=name,
+                             line=dict(color=colour, width=2.5), hovertemplate="%{y:.3f}"))
+    if epochs:
+        fig.add_trace(go.Scatter(x=[float(r.get("epoch", 0)) for r in epochs], y=_values(epochs, key),
+                                 mode="markers", name=f"{name}, epoch mean", showlegend=False,
+                                 marker=dict(color=colour, size=8, symbol="diamond",
+                                             line=dict(color="white", width=1)),
+                                 hovertemplate="%{y:.3f}"))
+
+
+def loss_figure(steps: list[dict], epochs: list[dict], changes: list[dict] = (),
+                steps_per_epoch: int = 0, selected_epoch: int | None = None,
+                smooth_weight: float = 0.8, height: int = 340) -> go.Figure:
+    """D and G loss: each logged step (faint), smoothed (bold), epoch means (diamonds)."""
+    fig = go.Figure()
+    _pair(fig, steps, epochs, steps_per_epoch, "loss_d", "D loss", D_COLOUR, smooth_weight)
+    _pair(fig, steps, epochs, steps_per_epoch, "loss_g", "G loss", G_COLOUR, smooth_weight)
+    _marks(fig, list(changes), steps_per_epoch, selected_epoch)
+    return _layout(fig, "Losses of the discriminator (D) and generator (G)", "loss", height)
+
+
+def is_critic(objective: str, records: list[dict]) -> bool:
+    """True when D's outputs are critic scores (hinge, WGAN-GP): d_real is null in the records."""
+    if objective in ("hinge", "wgan-gp"):
+        return True
+    return bool(records) and all(r.get("d_real") is None for r in records)
+
+
+def d_output_figure(steps: list[dict], epochs: list[dict], objective: str, changes: list[dict] = (),
+                    steps_per_epoch: int = 0, selected_epoch: int | None = None,
+                    smooth_weight: float = 0.8, height: int = 340) -> go.Figure:
+    """D(x) and D(G(z)) as probabilities with the 0.5 line, or the raw critic scores for
+    hinge and WGAN-GP (which are not probabilities)."""
+    critic = is_critic(objective, steps or epochs)
+    real_key, fake_key = ("score_real", "score_fake") if critic else ("d_real", "d_fake")
+    fig = go.Figure()
+    _pair(fig, steps, epochs, steps_per_epoch, real_key, "D(x), real images", REAL_COLOUR, smooth_weight)
+    _pair(fig, steps, epochs, steps_per_epoch, fake_key, "D(G(z)), generated images", FAKE_COLOUR,
+          smooth_weight)
+    if not critic:
+        fig.add_hline(y=0.5, line=dict(color="#80868b", dash="dash", width=1.5),
+                      annotation_text="0.5: D cannot tell them apart", annotation_position="bottom right")
+        fig.update_yaxes(range=[-0.02, 1.02])
+    _marks(fig, list(changes), steps_per_epoch, selected_epoch)
+    title = ("Critic scores of real and generated images" if critic
+             else "How sure D is that an image is real")
+    return _layout(fig, title, "critic score" if critic else "probability 'real'", height)

@@ -1,0 +1,241 @@
+"""Latent explorer: move through a trained generator's input space and watch the output change.
+
+Each section is its own fragment, so a slider move reruns only that section: one generator forward
+pass on the CPU (the generator is cached in playground.latent) and one PNG encode.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import streamlit as st
+import torch
+
+from playground import latent
+from playground.checkpoint import CheckpointError
+from playground.data import DataError
+from playground.runs import Run, RunError
+from playground.sampling import make_grid
+from playground.ui.common import all_runs, run_picker
+from playground.ui.explore_widgets import TOY_PAGE, epoch_ui, is_toy, link_or_text, no_runs_hint
+
+SLIDER_DIMS = 8        # how many latent dimensions get a slider
+SLIDER_RANGE = 3.0     # ±3 standard deviations hold 99.7% of a Gaussian's values
+BIG_PX = 360           # the explored image is enlarged to about this size
+GALLERY = 12           # samples to pick a, b, c from
+
+ss = st.session_state
+
+
+def _slider_values(z_dim: int, seed: int) -> list[float]:
+    z = latent.seed_latent(z_dim, seed)[: min(SLIDER_DIMS, z_dim)]
+    return [round(float(v), 2) for v in z.clamp(-SLIDER_RANGE, SLIDER_RANGE)]
+
+
+def _set_sliders(z_dim: int) -> None:
+    for i, v in enumerate(_slider_values(z_dim, int(ss["lx_seed"]))):
+        ss[f"lx_z{i}"] = v
+
+
+def _init_state(z_dim: int) -> None:
+    """Session keys of this page, set in one place. Sliders follow the seed when the latent size
+    changes (another run) or when Streamlit dropped them (the page was left and reopened)."""
+    ss.setdefault("lx_seed", 0)
+    k = min(SLIDER_DIMS, z_dim)
+    if ss.get("lx_zdim") != z_dim or any(f"lx_z{i}" not in ss for i in range(k)):
+        ss["lx_zdim"] = z_dim
+        _set_sliders(z_dim)
+    ss.setdefault("lx_ia", 1)
+    ss.setdefault("lx_ib", 2)
+    ss.setdefault("lx_steps", 8)
+    ss.setdefault("lx_gbase", 100)
+    for name, default in (("lx_a", [0]), ("lx_b", [1]), ("lx_c", [2])):
+        ss.setdefault(name, default)
+
+
+def _randomise(z_dim: int) -> None:
+    ss["lx_seed"] = random.randrange(0, 100_000)
+    _set_sliders(z_dim)
+
+
+def _load(run_path: str, epoch: int) -> latent.LoadedGenerator | None:
+    try:
+        return latent.load_generator(Run(run_path), epoch)
+    except (RunError, CheckpointError, ValueError) as e:
+        st.error(f"This snapshot cannot be opened: {e}")
+        return None
+
+
+def _png(images: np.ndarray, target_px: int) -> bytes:
+    """uint8 [N, H, W, C] → one PNG row enlarged so each image is about ``target_px`` wide."""
+    size = images.shape[2]
+    row = latent.strip(images) if len(images) > 1 else images[0]
+    return latent.png_fast(latent.upscale(row, latent.fit_factor(size, target_px)))
+
+
+@st.fragment
+def sliders_ui(run_path: str, epoch: int, label: int | None) -> None:
+    gen = _load(run_path, epoch)
+    if gen is None:
+        return
+    z_dim = gen.z_dim
+    k = min(SLIDER_DIMS, z_dim)
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    c1.number_input("Seed", 0, 1_000_000, step=1, key="lx_seed", on_change=_set_sliders, args=(z_dim,),
+                    help="Each seed is one random latent vector z; the sliders start at its values.")
+    c2.button("Randomise", icon=":material/casino:", on_click=_randomise, args=(z_dim,), width="stretch",
+              key="lx_random")
+    c3.button("Reset sliders", icon=":material/undo:", on_click=_set_sliders, args=(z_dim,), width="stretch",
+              key="lx_reset",
+              help="Put the sliders back to the seed's own values.")
+    img_col, slider_col = st.columns([1, 1])
+    with slider_col:
+        cols = st.columns(2)
+        for i in range(k):
+            cols[i % 2].slider(f"z[{i}]", -SLIDER_RANGE, SLIDER_RANGE, step=0.01, key=f"lx_z{i}")
+        if z_dim > k:
+            st.caption(f"The other {z_dim - k} of the {z_dim} dimensions stay at the seed's values.")
+    z = latent.seed_latent(z_dim, int(ss["lx_seed"]))
+    z[:k] = torch.tensor([float(ss[f"lx_z{i}"]) for i in range(k)])
+    img = latent.sample_images(gen, z, label)
+    with img_col:
+        st.image(_png(img, BIG_PX), caption=f"G(z) at epoch {epoch}", output_format="PNG")
+
+
+@st.fragment
+def interpolation_ui(run_path: str, epoch: int, label: int | None) -> None:
+    gen = _load(run_path, epoch)
+    if gen is None:
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("From seed", 0, 1_000_000, step=1, key="lx_ia")
+    c2.number_input("To seed", 0, 1_000_000, step=1, key="lx_ib")
+    c3.slider("Steps", 3, 12, key="lx_steps")
+    z0, z1 = latent.seed_latent(gen.z_dim, ss["lx_ia"]), latent.seed_latent(gen.z_dim, ss["lx_ib"])
+    steps = int(ss["lx_steps"])
+    cell = max(48, min(96, 900 // steps))
+    norms = {}
+    for mode, title in (("linear", "Straight line (linear)"), ("slerp", "Great circle (spherical)")):
+        path = latent.interpolate(z0, z1, steps, mode)                       # [steps, z_dim]
+        norms[mode] = float(path[steps // 2].norm())
+        st.image(_png(latent.sample_images(gen, path, label), cell), caption=title, output_format="PNG")
+    st.caption(f"Length of z halfway: linear {norms['linear']:.1f}, spherical {norms['slerp']:.1f}. "
+               f"Random z of {gen.z_dim} dimensions have a length near √{gen.z_dim} ≈ "
+               f"{np.sqrt(gen.z_dim):.1f}, so the straight line passes through shorter z than G ever "
+               "saw while training; the great circle keeps the length.")
+
+
+@st.fragment
+def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
+    gen = _load(run_path, epoch)
+    if gen is None:
+        return
+    st.number_input("Gallery seed", 0, 1_000_000, step=1, key="lx_gbase",
+                    help="Changes the 12 samples below.")
+    seeds = [int(ss["lx_gbase"]) + i for i in range(GALLERY)]
+    zs = latent.seed_latents(gen.z_dim, seeds)                                # [12, z_dim]
+    images = latent.sample_images(gen, zs, label)
+    cell = latent.fit_factor(images.shape[2], 140)
+    for start in range(0, GALLERY, GALLERY // 2):                            # two rows of six
+        for i, col in zip(range(start, start + GALLERY // 2), st.columns(GALLERY // 2)):
+            col.image(latent.png_fast(latent.upscale(images[i], cell)), caption=f"#{i}", width="stretch",
+                      output_format="PNG")
+    options = list(range(GALLERY))
+    picks = {}
+    cols = st.columns(3)
+    for col, (name, title) in zip(cols, (("lx_a", "a"), ("lx_b", "minus b"), ("lx_c", "plus c"))):
+        picks[name] = col.multiselect(title, options, key=name, max_selections=3,
+                                      format_func=lambda i: f"#{i}")
+    if not all(picks.values()):
+        st.caption("Pick at least one sample for each of a, b and c.")
+        return
+    terms = [zs[picks[n]] for n in ("lx_a", "lx_b", "lx_c")]                 # each [k, z_dim]
+    result = latent.arithmetic(*terms)                                        # [z_dim]
+    row = latent.sample_images(gen, torch.stack([t.mean(0) for t in terms] + [result]), label)
+    big = latent.fit_factor(row.shape[2], 120)
+    eq = st.columns([3, 1, 3, 1, 3, 1, 3], vertical_alignment="center")
+    for i, (col, op) in enumerate(zip(eq[0::2], ("a", "b", "c", "a − b + c"))):
+        col.image(latent.png_fast(latent.upscale(row[i], big)), caption=op, output_format="PNG")
+    for col, sign in zip(eq[1::2], ("−", "+", "=")):
+        col.markdown(f"<div style='text-align:center;font-size:2rem'>{sign}</div>", unsafe_allow_html=True)
+
+
+def _real_ui(run: Run, label: int | None, class_name: str | None) -> None:
+    try:
+        real = latent.real_examples(run, 8, label)
+    except (DataError, RunError, ValueError, OSError) as e:
+        st.caption(f"Real images are not available here: {e}")
+        return
+    if len(real) == 0:
+        st.caption("No real examples of this class were found in the data.")
+        return
+    grid = make_grid(real, ncol=2)                                            # 4 rows of 2
+    what = f"of class “{class_name}”" if class_name else "from the training data"
+    st.image(latent.png_fast(latent.upscale(grid, latent.fit_factor(real.shape[2], 80))),
+             caption=f"Real images {what}", output_format="PNG")
+
+
+def main() -> None:
+    st.title("Latent explorer")
+    st.markdown("A generator turns a list of random numbers, the **latent vector z**, into an image. "
+                "Move the sliders to change a few of those numbers and watch which features of the "
+                "picture they control.")
+    refs = all_runs()
+    if not refs:
+        no_runs_hint()
+        return
+    ref = run_picker("Run", param="run")
+    if ref is None:
+        return
+    if is_toy(ref):
+        st.info("This is a 2D toy run: its generator makes points in the plane, not images. The 2D toy "
+                "page shows them with the discriminator's view and the forces on each point.")
+        link_or_text(TOY_PAGE, "Open it on the 2D toy page", {"run": ref.key},
+                     "Open the **2D toy** page in the menu.")
+        return
+    epochs = ref.run.snapshot_epochs()
+    if not epochs:
+        st.info("This run has no saved generator yet: the first one is written as soon as training "
+                "starts (epoch 0, before any learning). Come back in a moment.")
+        return
+    top = st.columns([3, 2])
+    with top[0]:
+        epoch = epoch_ui("Epoch", epochs, key=f"lx_epoch_{ref.key}",
+                         help="Which saved generator to explore: 0 is before any training.")
+    gen = _load(str(ref.run.path), epoch)
+    if gen is None:
+        return
+    label, class_name = None, None
+    if gen.num_classes:
+        names = gen.class_names if len(gen.class_names) == gen.num_classes else [str(i) for i in range(gen.num_classes)]
+        with top[1]:
+            label = st.selectbox("Class", range(gen.num_classes), format_func=lambda i: names[i],
+                                 key="lx_class", help="This run is conditional: ask it for one class.")
+        class_name = names[label]
+    _init_state(gen.z_dim)
+    run_path = str(ref.run.path)
+
+    st.subheader("Sliders")
+    st.caption("Each slider is one number of z (a standard normal value: most lie between −2 and 2). "
+               "In a well-trained generator small moves give small, smooth changes.")
+    main_col, real_col = st.columns([4, 1], gap="medium")
+    with main_col:
+        sliders_ui(run_path, epoch, label)
+    with real_col:
+        _real_ui(ref.run, label, class_name)
+
+    st.subheader("Interpolation")
+    st.caption("Walk from one seed's z to another's in equal steps. A smooth morph means the generator "
+               "learned a continuous space rather than memorising single images.")
+    interpolation_ui(run_path, epoch, label)
+
+    st.subheader("Vector arithmetic")
+    st.caption("Latent vectors can be added and subtracted: a − b + c keeps what a has that b lacks, "
+               "and adds c. Pick up to three samples per term; their z are averaged, which makes the "
+               "result steadier (Radford et al. 2015 did this with faces: man with glasses − man + "
+               "woman = woman with glasses).")
+    arithmetic_ui(run_path, epoch, label)
+
+
+main()

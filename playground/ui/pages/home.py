@@ -1,0 +1,76 @@
+"""Home: what a GAN is in one sentence, then the runs worth showing a class (pretrained first),
+each with its newest sample grid, and a one-click start when there is nothing yet."""
+
+import streamlit as st
+
+from playground.config import ConfigError
+from playground.presets import PRESETS
+from playground.ui.common import PAGES, all_runs, job_manager
+from playground.ui.widgets import GAN_IN_ONE_SENTENCE, page_link, run_card
+
+MAX_OWN_CARDS = 6
+CLASSROOM = "classroom"
+
+
+def start_classroom() -> None:
+    """Start the classroom preset and open its Watch page."""
+    try:
+        run = job_manager().submit(PRESETS[CLASSROOM].config())
+    except (ConfigError, OSError) as e:
+        st.error(f"The run could not be started: {e}")
+        return
+    st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}"})
+
+
+def cards(refs, columns: int = 3) -> None:
+    for i in range(0, len(refs), columns):
+        cols = st.columns(columns)
+        for col, ref in zip(cols, refs[i:i + columns]):
+            with col:
+                run_card(ref)
+
+
+st.title("GAN Playground")
+st.markdown(GAN_IN_ONE_SENTENCE)
+st.caption("Every grid below shows the same random noise passed through the generator, so you can "
+           "compare epochs and runs by eye.")
+
+refs = all_runs()
+pretrained = [r for r in refs if r.readonly]
+own = [r for r in refs if not r.readonly]
+
+if not refs:
+    with st.container(border=True):
+        st.subheader("Train your first GAN")
+        st.markdown(f"**{PRESETS[CLASSROOM].title}.** {PRESETS[CLASSROOM].description} You will "
+                    "watch blurry blobs turn into shirts, shoes and bags, epoch by epoch.")
+        if st.button("Train the classroom preset", type="primary", icon=":material/play_arrow:"):
+            start_classroom()
+        page_link("train", "…or choose your own settings on the Train page", icon=":material/tune:")
+else:
+    links = st.columns(4)
+    with links[0]:
+        page_link("train", "Train a GAN", icon=":material/model_training:")
+    with links[1]:
+        page_link("watch", "Watch a run", icon=":material/monitoring:")
+    with links[2]:
+        page_link("compare", "Compare GAN and DCGAN", icon=":material/compare:")
+    with links[3]:
+        page_link("explore", "Explore the latent space", icon=":material/tune:")
+
+if pretrained:
+    st.header("Trained and ready")
+    st.caption("These runs ship with the app: open one to scrub through its epochs or move its "
+               "latent sliders.")
+    cards(pretrained)
+
+if own:
+    st.header("Your runs")
+    cards(own[:MAX_OWN_CARDS])
+    if len(own) > MAX_OWN_CARDS:
+        page_link("runs", f"All {len(own)} runs", icon=":material/folder_open:")
+elif pretrained:
+    st.header("Train your own")
+    st.markdown(f"**{PRESETS[CLASSROOM].title}.** {PRESETS[CLASSROOM].description}")
+    if st.button("Train the classroom preset", type="primary", icon=":material/play_arrow:"):
+        start_classroom()

@@ -1,0 +1,203 @@
+"""What the dashboard says about a run: its display name, a one-line summary, the log tail, and
+plain advice when it failed. No streamlit here, so every function is testable on its own.
+
+Display names live in ``label.json`` beside the run's config, written atomically by the dashboard:
+the training worker is the only writer of ``config.json``, so renaming a run never races with it.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from dataclasses import dataclass
+
+from playground.config import TrainConfig
+from playground.runs import ACTIVE_STATES, Run, RunError, atomic_write_json, read_json
+
+LABEL_FILE = "label.json"
+MAX_LABEL = 100
+
+ARCH_NAMES = {"mlp": "GAN (MLP)", "dcgan": "DCGAN", "toy": "Toy MLP"}
+OBJECTIVE_NAMES = {"bce": "non-saturating BCE", "minimax": "original minimax", "lsgan": "LSGAN",
+                   "hinge": "hinge", "wgan-gp": "WGAN-GP"}
+# Material icons (rendered by Streamlit in any markdown text; emoji need a font the browser may lack).
+STATE_ICONS = {"queued": ":gray[:material/schedule:]", "running": ":green[:material/play_circle:]",
+               "paused": ":orange[:material/pause_circle:]", "finished": ":green[:material/check_circle:]",
+               "stopped": ":gray[:material/stop_circle:]", "failed": ":red[:material/error:]",
+               "interrupted": ":orange[:material/warning:]"}
+# Objectives whose D outputs are critic scores rather than probabilities (d_real/d_fake are null).
+CRITIC_OBJECTIVES = ("hinge", "wgan-gp")
+
+
+# ----------------------------------------------------------------------------- display names
+def read_label(run: Run) -> str:
+    """The name given in the dashboard, or "" when there is none (or label.json is broken)."""
+    try:
+        doc = read_json(run.path / LABEL_FILE)
+    except RunError:
+        return ""
+    name = doc.get("name", "") if isinstance(doc, dict) else ""
+    return name if isinstance(name, str) else ""
+
+
+def clean_label(name: str) -> str:
+    """Strip and check a new display name; ValueError with a plain message when it is unusable."""
+    if not isinstance(name, str):
+        raise ValueError("the name must be text")
+    name = " ".join(name.split())
+    if not name:
+        raise ValueError("the name cannot be empty")
+    if len(name) > MAX_LABEL:
+        raise ValueError(f"the name can be at most {MAX_LABEL} characters (it has {len(name)})")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ValueError("the name cannot contain control characters")
+    return name
+
+
+def write_label(run: Run, name: str) -> str:
+    """Give ``run`` a display name (atomically replacing label.json); returns the cleaned name."""
+    name = clean_label(name)
+    atomic_write_json(run.path / LABEL_FILE, {"name": name, "updated": time.time()})
+    return name
+
+
+def display_name(run: Run, cfg: TrainConfig | None = None) -> str:
+    """label.json's name, else the config's name or preset, else the run id."""
+    label = read_label(run)
+    if label:
+        return label
+    if cfg is None:
+        try:
+            cfg = run.read_config()
+        except RunError:
+            return run.id
+    return cfg.name or cfg.preset or run.id
+
+
+# ----------------------------------------------------------------------------- summaries
+@dataclass
+class RunSummary:
+    """One row of the runs table; ``error`` is set when the folder cannot be read."""
+
+    name: str
+    state: str
+    dataset: str = ""
+    arch: str = ""
+    objective: str = ""
+    conditional: bool = False
+    epoch: int = 0
+    epochs: int = 0
+    size_bytes: int = 0
+    started: float = 0.0
+    error: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def what(self) -> str:
+        """e.g. "DCGAN · non-saturating BCE · fashion-mnist"."""
+        cond = "conditional " if self.conditional else ""
+        return (f"{cond}{ARCH_NAMES.get(self.arch, self.arch)} · "
+                f"{OBJECTIVE_NAMES.get(self.objective, self.objective)} · {self.dataset}")
+
+
+def summarize(run: Run, with_size: bool = False) -> RunSummary:
+    try:
+        cfg = run.read_config()
+    except RunError as e:
+        return RunSummary(name=run.id, state="failed", error=str(e))
+    st = run.read_status()
+    return RunSummary(
+        name=display_name(run, cfg), state=run.state(), dataset=cfg.dataset, arch=cfg.arch,
+        objective=cfg.objective, conditional=cfg.conditional, epoch=int(st.get("epoch") or 0),
+        epochs=int(st.get("epochs") or cfg.epochs), size_bytes=run.size_bytes() if with_size else 0,
+        started=float(st.get("started") or run.config_path.stat().st_mtime))
+
+
+def human_size(n: int) -> str:
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+def human_duration(seconds: float | None) -> str:
+    """"1 h 05 min", "3 min 20 s", "12 s"; "–" when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
+
+
+def progress(status: dict) -> float:
+    """Fraction of the run done, in [0, 1], from the step count (or the epochs when unknown)."""
+    epochs = int(status.get("epochs") or 0)
+    if epochs <= 0:
+        return 0.0
+    spe = int(status.get("steps_per_epoch") or 0)
+    if spe > 0:
+        done = float(status.get("step") or 0) / (spe * epochs)
+    else:
+        done = float(status.get("epoch") or 0) / epochs
+    if status.get("state") == "finished":
+        done = 1.0
+    return min(1.0, max(0.0, done))
+
+
+# ----------------------------------------------------------------------------- log and failures
+def log_tail(run: Run, max_lines: int = 60, max_bytes: int = 32_000) -> str:
+    """The last lines of log.txt (read from the end, so a long log costs nothing)."""
+    try:
+        with open(run.log_path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            data = f.read()
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", "replace").splitlines()
+    if size > max_bytes and lines:
+        lines = lines[1:]  # the first line is probably cut
+    return "\n".join(lines[-max_lines:])
+
+
+_ADVICE = (
+    (("nan", "infinite", "diverge"),
+     "The losses blew up. Lower both learning rates (try half), add label smoothing 0.1, or use the "
+     "WGAN-GP objective, which is more stable."),
+    (("out of memory",),
+     "Use a smaller batch size or fewer filters, or train on the CPU."),
+    (("disk is full",), "Free some disk space, then press Resume: the last checkpoint is kept."),
+    (("zip", "image", "data_dir", "dataset", "download"),
+     "Check the data: for your own images upload a zip of .png or .jpg files, or pick a built-in "
+     "dataset."),
+    (("device", "cuda", "mps"), "Choose the device 'auto' or 'cpu' under Execution on the Train page."),
+)
+
+
+def failure_advice(error: str) -> str:
+    """One plain sentence on what to try after a failure with the message ``error``."""
+    low = (error or "").lower()
+    for words, advice in _ADVICE:
+        if any(w in low for w in words):
+            return advice
+    return ("Read the worker's log below for details. Resume continues from the last checkpoint; "
+            "if it fails again, start a new run with different settings.")
+
+
+STATE_EXPLAINED = {
+    "queued": "Waiting for a free training slot: it starts when the run before it ends.",
+    "running": "Training now. You can close this tab: the run goes on and this page finds it again.",
+    "paused": "Paused: the worker keeps its place and continues when you press Resume.",
+    "finished": "Finished every epoch.",
+    "stopped": "Stopped on request after saving a checkpoint; Resume continues from there.",
+    "failed": "Training stopped with an error.",
+    "interrupted": ("The training process ended without finishing (the server restarted or the "
+                    "machine slept). Resume continues from the last checkpoint."),
+}

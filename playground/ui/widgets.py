@@ -1,0 +1,97 @@
+"""Small Streamlit pieces the pages share: grids shown large, run cards, state badges, the
+per-session metric cache, and links between pages carrying the run in the URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from playground.config import TOY_NAMES
+from playground.runs import Run
+from playground.ui import exports, runinfo
+from playground.ui.common import PAGES, RunRef, page_available
+from playground.ui.metrics_cache import MetricsCache
+
+GAN_IN_ONE_SENTENCE = (
+    "A **generative adversarial network** is two neural networks trained against each other: a "
+    "**generator** turns random noise into images, and a **discriminator** tries to tell those "
+    "fakes from real images. Each one's mistakes are the other's lesson, until the fakes look real.")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _display_png(path: str, mtime_ns: int, width: int) -> bytes:
+    return exports.display_png(Path(path), width)
+
+
+def grid_png(path: Path, width: int = exports.DISPLAY_WIDTH) -> bytes | None:
+    """The grid at ``path`` upscaled with nearest neighbour (cached by file and mtime), or None."""
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    try:
+        return _display_png(str(path), mtime, width)
+    except OSError:   # a half-written or removed file: the next poll shows it
+        return None
+
+
+def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exports.DISPLAY_WIDTH,
+              slot=None) -> bool:
+    """Show the fixed-noise grid of ``epoch`` filling its column; False when it is missing."""
+    data = grid_png(run.sample_path(epoch), width)
+    target = slot if slot is not None else st
+    if data is None:
+        target.info(f"No sample grid for epoch {epoch} yet.")
+        return False
+    target.image(data, caption=caption, width="stretch")
+    return True
+
+
+def state_badge(state: str) -> str:
+    return f"{runinfo.STATE_ICONS.get(state, '')} {state}"
+
+
+def metrics_for(run_key: str, run: Run) -> MetricsCache:
+    """This session's metric cache of the run, brought up to date (reads only new lines)."""
+    caches: dict = st.session_state.setdefault("_metrics", {})
+    cache = caches.get(run_key)
+    if cache is None:
+        cache = caches[run_key] = MetricsCache()
+    cache.update(run)
+    return cache
+
+
+def page_link(name: str, label: str, run_key: str | None = None, icon: str | None = None,
+              param: str = "run") -> None:
+    """A link to page ``name`` (a key of PAGES) that opens ``run_key``; nothing if the page is absent."""
+    if not page_available(name):
+        return
+    st.page_link(PAGES[name], label=label, icon=icon,
+                 query_params={param: run_key} if run_key else None)
+
+
+def run_card(ref: RunRef, image_width: int = 600) -> None:
+    """A bordered card: name, what it is, state, its newest grid large, links to look closer."""
+    s = runinfo.summarize(ref.run)
+    with st.container(border=True):
+        star = "★ " if ref.readonly else ""
+        st.markdown(f"**{star}{s.name}**")
+        if s.error:
+            st.caption(f"This run folder cannot be read: {s.error}")
+            return
+        st.caption(f"{s.what} · epoch {s.epoch}/{s.epochs} · {state_badge(s.state)}")
+        epochs = ref.run.sample_epochs()
+        if epochs:
+            show_grid(ref.run, epochs[-1], caption=f"Generated after epoch {epochs[-1]}", width=image_width)
+        else:
+            st.info("No samples yet: the first grid appears when training starts.")
+        cols = st.columns(3)
+        with cols[0]:
+            page_link("watch", "Watch", ref.key, icon=":material/monitoring:")
+        with cols[1]:
+            page_link("explore", "Explore", ref.key, icon=":material/tune:")
+        with cols[2]:
+            if s.dataset in TOY_NAMES:
+                page_link("toy", "2D view", ref.key, icon=":material/scatter_plot:")
+

@@ -1,0 +1,29 @@
+"""GAN Playground dashboard: `streamlit run streamlit_app.py`. A router only; pages live in
+playground/ui/pages/ and read run folders (see README "Run folder format")."""
+
+# Imported once here, before any page runs: two sessions drawing their first Plotly chart at the
+# same moment could otherwise see a half-imported pandas.
+import pandas  # noqa: F401
+import streamlit as st
+
+from playground.ui.common import PAGES, page_available
+
+st.set_page_config(page_title="GAN Playground", page_icon=":material/auto_awesome:", layout="wide")
+
+# (page key, title, icon); optional pages are listed only when their script is installed.
+_ORDER = [
+    ("home", "Home", ":material/home:"),
+    ("train", "Train", ":material/model_training:"),
+    ("watch", "Watch", ":material/monitoring:"),
+    ("explore", "Latent explorer", ":material/tune:"),
+    ("compare", "Compare", ":material/compare:"),
+    ("toy", "2D toy view", ":material/scatter_plot:"),
+    ("runs", "Runs", ":material/folder_open:"),
+]
+
+# Less empty space above each page, so a laptop screen shows the charts and grids.
+st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem;}</style>")
+
+pages = [st.Page(PAGES[key], title=title, icon=icon, default=(key == "home"))
+         for key, title, icon in _ORDER if key == "home" or page_available(key)]
+st.navigation(pages).run()

@@ -1,0 +1,171 @@
+"""End to end: a real `streamlit run` server driven by headless Chromium (Debian's, via Playwright).
+
+A learner opens the app, starts a small training from the Train page's form, closes the tab, opens
+the Watch page's URL in a new tab and finds the run going on to its end; a zip with a '..' member
+is refused with a clear message; the server's log holds no traceback.
+"""
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+def _need_browser():
+    """Skip without a browser, unless the test script demands one (then it is a failure)."""
+    why = None
+    if not CHROMIUM.exists():
+        why = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            why = "the playwright package is missing (pip install -r requirements-dev.txt)"
+    if why:
+        if os.environ.get("GAN_PLAYGROUND_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"browser tests are required but {why}")
+        pytest.skip(why)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _kill_group(pid) -> None:
+    try:
+        os.killpg(int(pid), signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, TypeError, ValueError):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    _need_browser()
+    runs, pre = tmp_path / "runs", tmp_path / "pretrained"
+    runs.mkdir()
+    pre.mkdir()
+    port = _free_port()
+    env = dict(os.environ, GAN_PLAYGROUND_RUNS=str(runs), GAN_PLAYGROUND_PRETRAINED=str(pre),
+               GAN_PLAYGROUND_MAX_JOBS="1", PYTHONUNBUFFERED="1")
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.3)
+        yield url, runs, log_path
+    finally:
+        for status in runs.glob("*/status.json"):      # workers run in sessions of their own
+            try:
+                _kill_group(json.loads(status.read_text()).get("pid"))
+            except (OSError, ValueError):
+                pass
+        _kill_group(proc.pid)
+        proc.wait(timeout=10)
+
+
+def _evil_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("faces/ok.png", b"\x89PNG not really")
+        zf.writestr("../evil.png", b"escape")
+    return buf.getvalue()
+
+
+def test_train_close_reopen_and_a_bad_upload(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, runs, log_path = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(url)
+            expect(page.get_by_role("heading", name="GAN Playground")).to_be_visible(timeout=45_000)
+            expect(page.get_by_text("Train the classroom preset")).to_be_visible()
+
+            # Start a small 2D-toy training through the form.
+            page.goto(f"{url}/train")
+            expect(page.get_by_text("Start training")).to_be_visible(timeout=30_000)
+            page.get_by_role("combobox", name="Preset").click()
+            page.get_by_role("option", name="Mode collapse on the 8-Gaussian ring").click()
+            expect(page.get_by_role("combobox", name="Dataset")).to_have_value(
+                "2D toy: 8 Gaussians on a ring")
+            page.get_by_role("spinbutton", name="Epochs", exact=True).fill("1")
+            page.get_by_role("spinbutton", name="Epochs", exact=True).press("Enter")
+            page.get_by_text("Data", exact=True).click()            # the expander
+            page.get_by_role("spinbutton", name="Use at most (images)").fill("2000")
+            page.get_by_role("spinbutton", name="Use at most (images)").press("Enter")
+            page.get_by_role("textbox", name="Name (optional)").fill("browser ring")
+            page.get_by_role("textbox", name="Name (optional)").press("Enter")
+            page.wait_for_timeout(500)
+            page.get_by_role("button", name="Start training").click()
+            page.wait_for_url("**/watch?run=runs*", timeout=30_000)
+            watch_url = page.url
+            expect(page.get_by_role("heading", name="browser ring")).to_be_visible(timeout=30_000)
+            page.close()
+
+            # The run goes on without the page; a new tab finds it through the URL alone.
+            created = [d for d in runs.iterdir() if (d / "config.json").is_file()]
+            assert len(created) == 1
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(watch_url)
+            expect(page.get_by_role("heading", name="browser ring")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Finished every epoch")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Epoch 1/1 · step")).to_be_visible()
+            page.get_by_role("button", name="Play all epochs").click()     # epochs 0 and 1 in place
+            shown = set()
+            for _ in range(100):
+                shown.update(page.locator("[data-testid=stImageCaption]").all_inner_texts())
+                if "Epoch 0" in shown and len(shown) > 1:
+                    break
+                page.wait_for_timeout(50)
+            assert {"Epoch 0", "Epoch 1"} <= shown
+            status = json.loads((created[0] / "status.json").read_text())
+            assert status["state"] == "finished" and status["epoch"] == 1
+            assert json.loads((created[0] / "config.json").read_text())["config"]["max_images"] == 2000
+
+            # A zip that tries to write outside its folder is refused in plain words.
+            page.goto(f"{url}/train")
+            expect(page.get_by_text("Start training")).to_be_visible(timeout=30_000)
+            page.get_by_role("combobox", name="Dataset").click()
+            page.get_by_role("option", name="Your own images (upload a zip)").click()
+            page.locator("input[type=file]").set_input_files(
+                files=[{"name": "evil.zip", "mimeType": "application/zip", "buffer": _evil_zip()}])
+            expect(page.get_by_text("This zip cannot be used")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("'..' component")).to_be_visible()
+            assert not any((runs / "_uploads").glob("*/*"))      # nothing of it is kept
+        finally:
+            browser.close()
+    log = log_path.read_text()
+    assert "Traceback" not in log, log[-3000:]

@@ -1,0 +1,174 @@
+"""Every speed mode trains to the same losses as the plain textbook step.
+
+The reference here is written out step by step the way the PyTorch DCGAN example does it (two D
+calls, a full backward through D for G's loss, for-each Adam, fp32, NCHW), consuming the random
+number generator in the same order as the Trainer. Each speed mode of the Trainer (README "Speed")
+must reproduce its per-step losses: tightly for the exact modes, loosely for bf16.
+"""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from playground import speed
+from playground.config import TrainConfig
+from playground.data import DataInfo, LoadedData
+from playground.models import ModelSpec, build_models
+from playground.runs import Run
+from playground.training import Hooks, Trainer, model_spec
+
+STEPS_PER_EPOCH, EPOCHS, BATCH = 4, 2, 8
+PLAIN = dict(threads=1, precision="fp32", channels_last=False, fused_adam=False, joint_d_batch="off",
+             compile=False)
+
+
+def _data(seed: int = 0) -> LoadedData:
+    """Tiny images with structure (a bright square that moves), uint8 [32, 1, 28, 28], 10 classes."""
+    g = torch.Generator().manual_seed(seed)
+    n = STEPS_PER_EPOCH * BATCH
+    x = torch.randint(0, 40, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
+    for i in range(n):
+        r, c = 4 + i % 16, 4 + (3 * i) % 16
+        x[i, 0, r:r + 8, c:c + 8] = 230
+    info = DataInfo(name="mnist", kind="images", source="npz", location="", n=n, channels=1,
+                    image_size=28, num_classes=10, class_names=[str(k) for k in range(10)])
+    return LoadedData(info, x, torch.arange(n) % 10)
+
+
+def _cfg(**over) -> TrainConfig:
+    base = dict(dataset="mnist", batch_size=BATCH, epochs=EPOCHS, z_dim=8, g_filters=8, d_filters=8,
+                g_hidden=(32, 32), d_hidden=(32, 32), log_every=1, sample_count=4, quality_samples=0,
+                device="cpu", seed=3, lr_g=1e-3, lr_d=1e-3, **PLAIN)
+    base.update(over)
+    return TrainConfig.from_dict({**TrainConfig().to_dict(), **base}).validate()
+
+
+def trainer_losses(tmp_path, cfg: TrainConfig) -> list[tuple[float, float]]:
+    """(loss_d, loss_g) of every step of a real Trainer run (log_every=1: one line per step)."""
+    run = Run(tmp_path / f"run{len(list(tmp_path.iterdir()))}")
+    run.create(cfg)
+    threads = torch.get_num_threads()
+    try:
+        Trainer(run, cfg, _data(), torch.device("cpu"), Hooks()).fit()
+    finally:
+        torch.set_num_threads(threads)  # the Trainer sets the process's thread count
+    records, _ = run.read_metrics()
+    return [(r["loss_d"], r["loss_g"]) for r in records if r["type"] == "step"]
+
+
+def reference_losses(cfg: TrainConfig) -> list[tuple[float, float]]:
+    """The textbook step, fp32 and plain, drawing random numbers in the Trainer's order."""
+    data = _data()
+    torch.manual_seed(cfg.seed)
+    G, D = build_models(model_spec(cfg, data.info))
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), foreach=False)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), foreach=False)
+    out = []
+    for _ in range(EPOCHS):
+        perm = torch.randperm(len(data))
+        for i in range(STEPS_PER_EPOCH):
+            idx = perm[i * BATCH:(i + 1) * BATCH]
+            real, y = data.x[idx].float() / 127.5 - 1.0, data.y[idx]
+            y = y if cfg.conditional else None
+            fake = G(torch.randn(BATCH, cfg.z_dim), y)
+            loss_d = F.softplus(-D(real, y)).mean() + F.softplus(D(fake.detach(), y)).mean()
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            loss_g = F.softplus(-D(fake, y)).mean()
+            opt_g.zero_grad()
+            loss_g.backward()   # also fills D's gradients, which the next zero_grad drops
+            opt_g.step()
+            out.append((loss_d.item(), loss_g.item()))
+    return out
+
+
+def _close(a, b, rel):
+    assert len(a) == len(b) == EPOCHS * STEPS_PER_EPOCH
+    for step, ((ad, ag), (bd, bg)) in enumerate(zip(a, b)):
+        assert ad == pytest.approx(bd, rel=rel), (step, a, b)
+        assert ag == pytest.approx(bg, rel=rel), (step, a, b)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_plain_path_is_the_textbook_step(tmp_path, arch):
+    cfg = _cfg(arch=arch)
+    ref = reference_losses(cfg)
+    _close(trainer_losses(tmp_path, cfg), ref, rel=1e-5)
+    # the run learnt something: not a constant loss a broken loop would also reproduce
+    assert len({round(d, 6) for d, _ in ref}) > 1
+
+
+@pytest.mark.parametrize("arch,mode", [
+    ("dcgan", dict(channels_last=True)),
+    ("mlp", dict(fused_adam=True)),
+    ("dcgan", dict(fused_adam=True)),
+    ("mlp", dict(joint_d_batch="on")),                       # MLP D: per sample, so exact
+    ("dcgan", dict(joint_d_batch="on", batchnorm=False)),    # DCGAN D without BatchNorm: exact
+    ("mlp", dict(threads=2)),
+    ("dcgan", dict(threads=2)),
+    ("dcgan", dict(threads=0, channels_last=True, fused_adam=True, joint_d_batch="auto")),  # defaults
+    ("mlp", dict(conditional=True, joint_d_batch="on", fused_adam=True)),
+])
+def test_exact_modes_match_the_plain_step(tmp_path, arch, mode):
+    cfg = _cfg(arch=arch, **mode)
+    _close(trainer_losses(tmp_path, cfg), reference_losses(cfg), rel=2e-4)
+
+
+def test_bf16_autocast_stays_close(tmp_path):
+    """bf16 rounds every product to 8 bits of mantissa: close to fp32, not equal."""
+    cfg = _cfg(arch="dcgan", precision="bf16")
+    got, ref = trainer_losses(tmp_path, cfg), reference_losses(cfg)
+    _close(got, ref, rel=0.1)
+    assert got != ref  # it really ran in bf16
+
+
+def test_joint_batch_with_batchnorm_is_a_different_variant(tmp_path):
+    """Forced on a D with BatchNorm, real and fake are normalised together: other losses (which is
+    why 'auto' never does it)."""
+    cfg = _cfg(arch="dcgan", joint_d_batch="on")
+    got, ref = trainer_losses(tmp_path, cfg), reference_losses(cfg)
+    assert got[0][0] != pytest.approx(ref[0][0], rel=1e-3)
+    assert all(math.isfinite(d) and math.isfinite(g) for d, g in got)
+
+
+def test_compile_mode_trains_like_eager(tmp_path):
+    """torch.compile (default mode) of the MLP pair reproduces the eager losses."""
+    pytest.importorskip("torch._inductor")
+    cfg = _cfg(arch="mlp", compile=True, compile_mode="default", g_hidden=(16,), d_hidden=(16,))
+    _close(trainer_losses(tmp_path, cfg), reference_losses(cfg), rel=1e-3)
+
+
+# ----------------------------------------------------------------------------- what auto picks
+def _spec(**over):
+    return ModelSpec(**{"arch": "dcgan", "z_dim": 8, "channels": 1, "image_size": 28, **over})
+
+
+def test_auto_picks_per_device(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    cfg = TrainConfig()
+    p = speed.resolve(cfg, _spec(), cpu)
+    assert p.autocast is None and p.channels_last and p.fused_adam and not p.joint_d_batch
+    assert p.threads == max(1, speed.physical_cores() - 1) and p.compile_mode is None
+    assert speed.resolve(cfg.replace(threads=3), _spec(), cpu).threads == 3
+    assert not speed.resolve(cfg, _spec(arch="mlp"), cpu).channels_last   # no convolutions
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    g = speed.resolve(cfg, _spec(), cuda)
+    assert g.autocast == torch.bfloat16 and g.threads is None and g.cudnn_benchmark
+    assert not g.joint_d_batch                                   # DCGAN's D has BatchNorm
+    assert speed.resolve(cfg, _spec(arch="mlp"), cuda).joint_d_batch
+    assert speed.resolve(cfg, _spec(d_batchnorm=False), cuda).joint_d_batch   # WGAN-GP critic
+    assert not speed.resolve(cfg, _spec(arch="mlp", minibatch_std=True), cuda).joint_d_batch
+    assert speed.resolve(cfg.replace(precision="fp32"), _spec(), cuda).autocast is None
+    assert speed.resolve(cfg.replace(compile=True), _spec(), cuda).compile_mode == "reduce-overhead"
+
+
+def test_bad_speed_values_name_the_field():
+    from playground.config import ConfigError
+    for field, value in (("joint_d_batch", "sometimes"), ("compile_mode", "fast"), ("threads", -1)):
+        with pytest.raises(ConfigError) as e:
+            TrainConfig.from_dict({field: value}).validate()
+        assert field in e.value.errors
