@@ -16,7 +16,9 @@ Kinds (``EVENT_KINDS``):
   counted at epochs where at least ``COLLAPSE_MIN_CONFIDENT`` of the samples are recognised); on the
   ring and grid toys: the covered modes drop to half of their best or below; for runs without a
   quality figure: the diversity of the fixed sample batch (mean pairwise distance) falls under
-  ``COLLAPSE_DIVERSITY`` of its best since epoch 1 (cleared above ``COLLAPSE_DIVERSITY_CLEAR``).
+  ``COLLAPSE_DIVERSITY`` of its best since epoch 1 (cleared above ``COLLAPSE_DIVERSITY_CLEAR``);
+  for conditional runs: the fixed batch's diversity within a class falls under
+  ``COLLAPSE_CLASS_RATIO`` of its diversity across classes (the noise no longer matters).
 - ``oscillation``: over the last ``OSC_WINDOWS`` logging windows the losses (or D's outputs) swing
   up and down with a large amplitude instead of settling: at least ``OSC_REVERSALS`` changes of
   direction and a range of ``OSC_PROB_RANGE`` (probabilities) or ``OSC_LOSS_RANGE`` times the
@@ -43,6 +45,7 @@ COLLAPSE_CLASS_DROP = 3  # classes lost from the best epoch ...
 COLLAPSE_MIN_CONFIDENT = 0.2  # ... counted only at epochs where this share of samples is recognised
 COLLAPSE_DIVERSITY = 0.5  # share of the best fixed-batch diversity
 COLLAPSE_DIVERSITY_CLEAR = 0.75  # ... and the share that clears the warning again
+COLLAPSE_CLASS_RATIO = 0.3  # conditional runs: within-class diversity under this share of the overall
 OSC_WINDOWS = 12         # logging windows looked at for oscillation
 OSC_REVERSALS = 6        # direction changes among them
 OSC_PROB_RANGE = 0.5     # D(x) or D(G(z)) swinging over at least half of [0, 1] ...
@@ -95,6 +98,7 @@ class Monitor:
         self.active: set[str] = set()
         self.windows: deque = deque(maxlen=OSC_WINDOWS)
         self.low_run: list[float] = []   # loss_g of the current stretch of D(G(z)) < D_WINS_P
+        self.calm = 0                    # logging windows in a row without oscillation
         self.best_classes = 0
         self.best_modes = 0
         self.best_diversity = 0.0
@@ -146,9 +150,12 @@ class Monitor:
         # oscillation: many direction changes with a large range over the recent windows
         what = self._oscillating()
         if what:
+            self.calm = 0
             out += self._raise("oscillation", rec, what=what, n=len(self.windows))
         elif len(self.windows) == OSC_WINDOWS:
-            self.active.discard("oscillation")
+            self.calm += 1
+            if self.calm >= OSC_WINDOWS:   # calm for a whole stretch: a new swing is news again
+                self.active.discard("oscillation")
         return out
 
     def _oscillating(self) -> str:
@@ -164,8 +171,8 @@ class Monitor:
                 swinging.append(name)
         # A critic's score has no fixed offset, so G's loss under hinge or WGAN-GP may drift and
         # cross zero without anything being wrong: only D's loss is watched there.
-        losses = (("loss_d", "D's loss"), ("loss_g", "G's loss")) if self.has_probs else (("loss_d", "D's loss"),)
-        for key, name in losses:
+        watched = (("loss_d", "D's loss"), ("loss_g", "G's loss"))
+        for key, name in watched if self.has_probs else watched[:1]:
             vals = [_num(w.get(key)) for w in self.windows]
             if None in vals:
                 continue
@@ -203,6 +210,11 @@ class Monitor:
             # hysteresis: a diversity hovering around the threshold is not reported again and again
             recovered = div >= COLLAPSE_DIVERSITY_CLEAR * self.best_diversity
             self.best_diversity = max(self.best_diversity, div)
+        # A conditional generator that ignores its noise: one image per class, however varied the classes.
+        cdiv = _num(rec.get("class_diversity"))
+        if cdiv is not None and div and epoch >= 1 and cdiv < COLLAPSE_CLASS_RATIO * div:
+            reasons.append(f"for each class the generator makes nearly the same image whatever the noise "
+                           f"(diversity within a class {cdiv:.3f}, across classes {div:.3f})")
         if reasons:
             return self._raise("mode_collapse", rec, what="; ".join(reasons))
         if epoch >= 1 and recovered:

@@ -257,6 +257,16 @@ def diversity(samples: torch.Tensor) -> float:
     return float(d.sum() / (n * (n - 1)) / np.sqrt(x.shape[1]))
 
 
+def class_diversity(samples: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean of :func:`diversity` within each class (samples [N, ...], labels [N]): how different a
+    conditional generator's outputs for one class are across noise vectors. Near 0 while
+    :func:`diversity` is large: every class comes out the same whatever the noise."""
+    labels = labels.cpu()
+    groups = [samples[labels == c] for c in labels.unique()]
+    vals = [diversity(gr) for gr in groups if gr.shape[0] >= 2]
+    return float(np.mean(vals)) if vals else 0.0
+
+
 def unavailable_reason(dataset: str, kind: str, image_size: int, channels: int) -> str:
     """Why this data has no quality figure, or "" when it has one."""
     if kind == "points":
@@ -268,8 +278,9 @@ def unavailable_reason(dataset: str, kind: str, image_size: int, channels: int) 
 
 
 @torch.no_grad()
-def epoch_quality(G, fixed_z: torch.Tensor, fixed_y, *, n: int, seed: int, info) -> tuple[dict, float]:
-    """(quality record, fixed-batch diversity) of generator G after an epoch.
+def epoch_quality(G, fixed_z: torch.Tensor, fixed_y, *, n: int, seed: int, info) -> tuple[dict, dict]:
+    """(quality record, {"diversity": of the fixed batch, "class_diversity": within its classes,
+    conditional runs only}) of generator G after an epoch.
 
     Scores ``n`` outputs: the fixed grid batch (``fixed_z`` [B, z_dim], ``fixed_y`` [B] or None)
     followed by fresh samples from noise seeded with ``seed`` (the same noise every epoch, so epochs
@@ -279,7 +290,9 @@ def epoch_quality(G, fixed_z: torch.Tensor, fixed_y, *, n: int, seed: int, info)
     G.eval()
     try:
         fixed = G(fixed_z, fixed_y).float()
-        div = diversity(fixed)
+        div = {"diversity": diversity(fixed)}
+        if fixed_y is not None:
+            div["class_diversity"] = class_diversity(fixed, fixed_y)
         if n <= 0:
             return not_available("the quality figure is off for this run (quality_samples = 0)"), div
         reason = unavailable_reason(info.name, info.kind, info.image_size, info.channels)

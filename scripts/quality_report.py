@@ -1,17 +1,17 @@
 """Write benchmarks/quality.md: the quality figure per epoch of the pretrained runs.
 
-    python scripts/quality_report.py [--pretrained pretrained] [--out benchmarks/quality.md] [--n 2000]
+    python scripts/quality_report.py [--pretrained pretrained] [--out benchmarks/quality.md] [--n N]
 
 Part 1 reads the figure the worker logged after every epoch (metrics.jsonl), so the table is what
-the dashboard shows. Part 2 scores the saved generator snapshots again, drawing ``--n`` fresh samples
-the way ``python -m playground sample`` does (the float16 snapshots, another noise seed), to check
-that the logged figure is reproducible from what is shipped and ranks the epochs the same way.
+the dashboard shows. Part 2 scores the saved generator snapshots again, drawing fresh samples the way
+``python -m playground sample`` does (the float16 snapshots, another noise seed; as many as the run
+scored per epoch unless ``--n`` says otherwise), to check that the logged figure is reproducible
+from what is shipped and ranks the epochs the same way.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -62,9 +62,10 @@ def refs_line(cfg) -> str:
 
 
 @torch.no_grad()
-def rescore(run: Run, n: int) -> list[tuple[int, dict]]:
+def rescore(run: Run, n: int | None) -> list[tuple[int, dict]]:
     """Score every snapshot again from n fresh samples (seed 0, as `playground sample` draws)."""
     cfg = run.read_config()
+    n = n or cfg.quality_samples
     out = []
     for e in run.snapshot_epochs():
         G, _, _ = sampling.load_snapshot(run, e)
@@ -78,11 +79,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pretrained", type=Path, default=ROOT / "pretrained")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "quality.md")
-    ap.add_argument("--n", type=int, default=2000, help="samples per snapshot in part 2")
+    ap.add_argument("--n", type=int, default=None,
+                    help="samples per snapshot in part 2 (default: as many as the run scored per epoch)")
     args = ap.parse_args()
     torch.manual_seed(0)
     runs = {p.name: Run(p) for p in sorted(args.pretrained.iterdir()) if (p / "config.json").is_file()}
-    cmd = "python scripts/quality_report.py" + (f" --n {args.n}" if args.n != 2000 else "")
+    cmd = "python scripts/quality_report.py" + (f" --n {args.n}" if args.n else "")
     L = [f"# Quality figure of the pretrained runs", "",
          f"Made by `{cmd}` from the run folders in `pretrained/`. What the numbers mean: README, "
          "\"Quality figure\". FD is the Fréchet distance in the project's own small classifier's "
@@ -143,18 +145,26 @@ def main() -> None:
 
     # ---- reproducibility from the shipped snapshots
     L += ["## The figure again, from the shipped snapshots", "",
-          f"Each snapshot scored with {args.n:,} fresh samples drawn as `python -m playground sample` "
-          "draws them (seed 0; float16 weights), next to the figure logged during training.", "",
+          "Each snapshot scored again with fresh samples drawn as `python -m playground sample` draws "
+          f"them (seed 0, float16 weights, {f'{args.n:,} samples' if args.n else 'as many samples as the run scored per epoch'}), "
+          "next to the figure logged during training from other noise.", "",
           "| run | epoch | logged FD | snapshot FD | logged classes | snapshot classes |",
           "|---|---:|---:|---:|---:|---:|"]
+    agree = []
     for name, run in runs.items():
         rows = logged(run)
         if not rows[0]["quality"].get("available") or "fd" not in rows[0]["quality"]:
             continue
+        pairs = []
         for e, q in rescore(run, args.n):
             a = rows[e]["quality"]
+            pairs.append((a["fd"], q["fd"]))
             L.append(f"| {name} | {e} | {fmt(a['fd'])} | {fmt(q['fd'])} | {a['classes']} | {q['classes']} |")
-    L.append("")
+        order = lambda vals: sorted(range(len(vals)), key=vals.__getitem__)  # noqa: E731
+        same = order([p[0] for p in pairs]) == order([p[1] for p in pairs])
+        agree.append(f"- {name}: the snapshots rank {'in the same order' if same else 'in a different order'} "
+                     "by the logged and by the recomputed FD.")
+    L += [""] + agree + [""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(L))
     print(f"wrote {args.out}")

@@ -137,11 +137,11 @@ def main() -> None:
         by_n = {}
         for n in args.ref_n:
             train_pick = torch.from_numpy(rng.choice(len(xtr), min(n, len(xtr)), replace=False))
-            by_n[str(n)] = {
-                "real_train_vs_test": reference(scorer, xtr_f[train_pick]),
-                "uniform_noise_vs_test": reference(scorer, torch.rand(n, 1, 28, 28, generator=g) * 2 - 1),
-                "gaussian_noise_vs_test": reference(scorer, (torch.randn(n, 1, 28, 28, generator=g) * 0.5).clamp(-1, 1)),
-            }
+            uniform = torch.rand(n, 1, 28, 28, generator=g) * 2 - 1
+            gaussian = (torch.randn(n, 1, 28, 28, generator=g) * 0.5).clamp(-1, 1)
+            by_n[str(n)] = {"real_train_vs_test": reference(scorer, xtr_f[train_pick]),
+                            "uniform_noise_vs_test": reference(scorer, uniform),
+                            "gaussian_noise_vs_test": reference(scorer, gaussian)}
         n = args.ref_n[0]
         refs = by_n[str(n)]
         meta = {

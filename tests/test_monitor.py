@@ -54,6 +54,7 @@ def test_discriminator_winning_is_reported(tmp_path, tiny_cfg):
 
 def test_healthy_tiny_runs_raise_nothing(tmp_path, tiny_cfg):
     for name, cfg in (("img", tiny_cfg(epochs=3, quality_samples=0)),
+                      ("cond", tiny_cfg(epochs=3, arch="mlp", conditional=True, quality_samples=0)),
                       ("toy", tiny_cfg(dataset="ring", epochs=3, quality_samples=200))):
         run, code, records = _train(tmp_path, cfg, name)
         assert code == 0
@@ -93,6 +94,10 @@ def test_oscillation_is_reported_once_and_not_for_noise():
     ev = _feed(m, swing)
     assert [e["kind"] for e in ev] == ["oscillation"]
     assert "D(x)" in ev[0]["message"] and "learning rates" in ev[0]["advice"]
+    # a short calm spell does not re-arm the warning; a whole calm stretch does
+    calm = [_step(100 + i, d_real=0.6, d_fake=0.4, loss_g=0.9, loss_d=1.2) for i in range(monitor.OSC_WINDOWS + 3)]
+    assert _feed(m, calm[:6] + swing) == []
+    assert [e["kind"] for e in _feed(m, calm * 2 + swing)] == ["oscillation"]
     # small jitter around a level is not oscillation
     m = Monitor(has_probs=True)
     jitter = [_step(i, d_real=0.6 + 0.02 * (-1) ** i, d_fake=0.4 + 0.02 * (-1) ** i,
@@ -136,6 +141,13 @@ def test_mode_collapse_from_classes_modes_and_diversity():
     # ... a real recovery does, and a new fall is reported again
     ev = _feed(m, [{"type": "epoch", "epoch": 7, "diversity": 0.3}, {"type": "epoch", "epoch": 8, "diversity": 0.1}])
     assert [e["kind"] for e in ev] == ["mode_collapse"]
+    # conditional: every class the same image whatever the noise
+    m = Monitor()
+    ok = {"type": "epoch", "epoch": 1, "diversity": 0.5, "class_diversity": 0.4}
+    bad = {"type": "epoch", "epoch": 2, "step": 20, "diversity": 0.5, "class_diversity": 0.06}
+    assert _feed(m, [ok]) == []
+    ev = _feed(m, [bad])
+    assert [e["kind"] for e in ev] == ["mode_collapse"] and "whatever the noise" in ev[0]["message"]
     # a handful of confident predictions says nothing about the classes
     m = Monitor()
     assert _feed(m, [_epoch(1, classes=4, confident=0.03), _epoch(2, classes=0, confident=0.01)]) == []

@@ -163,7 +163,7 @@ def test_every_epoch_of_a_real_run_carries_the_figure(tmp_path, tiny_cfg):
         q = r["quality"]
         assert q["available"] is True and q["n"] == 300
         assert q["fd"] > 0 and 0 <= q["confident"] <= 1 and 0 <= q["classes"] <= 10
-        assert r["diversity"] > 0
+        assert r["diversity"] > 0 and 0 < r["class_diversity"] <= 2 * r["diversity"]
     # an untrained tiny generator is nowhere near real images
     floor = quality.load_classifier("mnist").meta["references"]["real_train_vs_test"]["fd"]
     assert lines[0]["quality"]["fd"] > 10 * floor
