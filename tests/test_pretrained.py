@@ -16,7 +16,7 @@ from playground.worker import train_run
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "pretrained"
 EXPECTED = ("gan-fashion-report1", "dcgan-fashion-report1", "cgan-mnist", "wgan-gp-fashion",
-            "ring-collapse", "ring-wgan-gp")
+            "ring-collapse", "ring-healthy")
 RUNS = sorted(p.name for p in PRETRAINED.iterdir() if (p / "config.json").is_file()) if PRETRAINED.is_dir() else []
 
 

@@ -74,9 +74,19 @@ def _root_path(root: str) -> Path:
     return pretrained_root() if root == "pretrained" else runs_root()
 
 
+def _pretrained_order() -> list[str]:
+    """The order in which pretrained runs are shown (``pretrained/order.txt``, one id a line):
+    the best first impression for a class first; runs not listed follow in name order."""
+    try:
+        return [ln.strip() for ln in (pretrained_root() / "order.txt").read_text().splitlines() if ln.strip()]
+    except OSError:
+        return []
+
+
 def all_runs() -> list[RunRef]:
-    """Pretrained runs first (in name order), then the user's runs, newest first."""
-    pre = sorted(list_runs(pretrained_root()), key=lambda r: r.id)
+    """Pretrained runs first (in their curated order), then the user's runs, newest first."""
+    order = {run_id: i for i, run_id in enumerate(_pretrained_order())}
+    pre = sorted(list_runs(pretrained_root()), key=lambda r: (order.get(r.id, len(order)), r.id))
     return [RunRef("pretrained", r) for r in pre] + [RunRef("runs", r) for r in list_runs(runs_root())]
 
 

@@ -64,7 +64,7 @@ def main() -> None:
     toys = [r for r in all_runs() if is_toy(r)]
     if not toys:
         st.info("No 2D toy runs yet: start the 'ring-collapse' preset on the Train page (it takes a "
-                "minute or two on a CPU), or 'ring-wgan-gp' to see a healthy run.")
+                "minute or two on a CPU), or 'ring-healthy' to see a healthy run.")
         link_or_text(TRAIN_PAGE, "Go to the Train page",
                       text="Open the **Train** page in the menu.")
         return
