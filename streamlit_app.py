@@ -3,12 +3,18 @@ playground/ui/pages/ and read run folders (see README "Run folder format")."""
 
 # Imported once here, before any page runs: two sessions drawing their first Plotly chart at the
 # same moment could otherwise see a half-imported pandas.
+from pathlib import Path
+
 import pandas  # noqa: F401
+
 import streamlit as st
 
 from playground.ui.common import PAGES, page_available
 
-st.set_page_config(page_title="GAN Playground", page_icon=":material/auto_awesome:", layout="wide")
+# The tab icon is a file of the project's own: a material-symbol or emoji icon would be fetched
+# from the internet, which a classroom offline does not have.
+_ICON = Path(__file__).resolve().parent / "playground" / "ui" / "assets" / "icon.png"
+st.set_page_config(page_title="GAN Playground", page_icon=str(_ICON), layout="wide")
 
 # (page key, title, icon); optional pages are listed only when their script is installed.
 _ORDER = [

@@ -202,7 +202,10 @@ def scorer_for(dataset: str, image_size: int, channels: int) -> QualityScorer | 
                 f"{channels}-channel {image_size}×{image_size} images")
     if dataset not in _CACHE:
         try:
-            _CACHE[dataset] = load_classifier(dataset)
+            # Building the classifier draws its initial weights from torch's global generator;
+            # keep that generator untouched so a resumed run trains exactly like an uninterrupted one.
+            with torch.random.fork_rng(devices=[]):
+                _CACHE[dataset] = load_classifier(dataset)
         except QualityError as e:
             _CACHE[dataset] = e
     found = _CACHE[dataset]

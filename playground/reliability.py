@@ -353,7 +353,8 @@ from playground.config import TrainConfig
 from playground.jobs import JobManager
 root, max_jobs, go, fake = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 cfg = TrainConfig.from_dict(json.loads(sys.argv[5]))
-while time.time() < go:
+time.sleep(max(0.0, go - time.time() - 0.02))
+while time.time() < go:  # the last 20 ms spinning, so all start within a scheduler tick
     pass
 JobManager(root, max_jobs=max_jobs, python=fake).submit(cfg)
 """
@@ -485,6 +486,8 @@ def failing_writes(run: Run, kind: str, err: int = errno.ENOSPC):
 
 
 OS_ERROR_KINDS = ("grid", "metrics", "snapshot", "checkpoint", "status")
+# 4 steps per epoch and no quality figure (it writes nothing): for trials about writes and processes.
+FAST_CONFIG = dict(max_images=64, quality_samples=0)
 
 
 def os_error_trial(root: Path, name: str, kind: str, err: int = errno.ENOSPC, cfg: TrainConfig | None = None) -> dict:
@@ -492,7 +495,7 @@ def os_error_trial(root: Path, name: str, kind: str, err: int = errno.ENOSPC, cf
     run must end 'failed' with a plain message naming its folder, keep epoch 1's checkpoint and
     every grid readable, and resume to the end once the fault is gone."""
     from .worker import train_run
-    cfg = cfg or tiny_config(epochs=3)
+    cfg = cfg or tiny_config(epochs=3, **FAST_CONFIG)
     run = Run(Path(root) / name)
     run.create(cfg)
     with failing_writes(run, kind, err) as failures:

@@ -357,10 +357,10 @@ class Trainer:
         q, div = quality.epoch_quality(self.G, self.fixed_z, self.fixed_y, n=self.cfg.quality_samples,
                                        seed=self.cfg.sample_seed + 1, info=self.info)
         if records:
-            records[0].update(quality=q, diversity=div)
+            records[0].update(quality=q, **div)
         else:
             records = [{"type": "quality", "epoch": epoch, "step": self.step, "time": time.time(),
-                        "quality": q, "diversity": div}]
+                        "quality": q, **div}]
         return records + self.monitor.after_epoch(records)
 
     @torch.no_grad()

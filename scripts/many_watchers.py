@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -119,7 +120,7 @@ def watch(url: str, run_key: str, pages: int, seconds: float, server_pid: int) -
             for page, rec in opened:
                 rec["exceptions_shown"] = page.locator("[data-testid='stException']").count()
                 rec["errors_shown"] = [t[:200] for t in page.locator("[data-testid='stAlertContentError']").all_inner_texts()]
-                headings = page.locator("h1").all_inner_texts()
+                headings = page.locator("[data-testid='stHeading']").all_inner_texts()  # st.title
                 rec["heading"] = headings[0][:80] if headings else ""
                 per_page.append(rec)
             polls = sum(rec["sent"] for _, rec in opened) - start_sent
@@ -210,6 +211,8 @@ def main(argv=None) -> dict:
                 _kill_group(server.pid)
                 server.wait()
         stop_all(runs)
+        if result.get("ok"):
+            shutil.rmtree(work, ignore_errors=True)  # kept (with the server log) when something failed
     summary = {k: v for k, v in result.items() if k != "per_page"}
     print(json.dumps(summary, indent=2))
     if args.json:

@@ -122,7 +122,7 @@ def restart_campaign(work: Path, trials: int) -> dict:
     fake = rel.fake_python(work)
     out: dict = {"parent_death": [], "queue": [], "submit": {1: [], 2: []}, "no_lock": [], "resume": []}
     for i in range(trials):
-        r = rel.parent_death_trial(work / f"parent-{i}", rel.tiny_config(epochs=3), "orphan")
+        r = rel.parent_death_trial(work / f"parent-{i}", rel.tiny_config(epochs=3, **rel.FAST_CONFIG), "orphan")
         log(f"parent death {i + 1}: {r['survived']} {r['problems']}")
         out["parent_death"].append(r)
         out["queue"].append(rel.queue_restart_trial(work / f"queue-{i}", fake))
@@ -223,7 +223,7 @@ def _real_full_disk(mnt: Path, leave: int) -> dict:
         return {"skipped": proc.stderr.strip() or "mount failed"}
     try:
         run = Run(mnt / "r")
-        cfg = rel.tiny_config(epochs=1)
+        cfg = rel.tiny_config(epochs=1, **rel.FAST_CONFIG)
         run.create(cfg)
         train_run(run, echo=False)
         grids = {e: run.sample_path(e).read_bytes() for e in run.sample_epochs()}
@@ -387,6 +387,12 @@ def watcher_section(r: dict, pages: int, seconds: float) -> list[str]:
               row("pages showing the run's title", f"{r['pages_showing_the_run']}/{r['pages_opened']}"),
               row("run state at the end / epoch", f"{r['run_state']} / {r['run_epoch']}"),
               row("verdict", "no errors from the app" if r["ok"] else "see above")]
+    media = [u for u in r["failed_requests_unexplained"] if "/media/" in u]
+    if media:
+        lines += ["", f"{len(media)} failed request(s) were sample-grid images (`/media/…`) answered 404: most "
+                  "likely an image of an earlier poll whose in-memory media file Streamlit had already dropped "
+                  "when the browser, slowed by the load, asked for it. The page shows the next poll's image; "
+                  "for the dashboard to look at."]
     return lines
 
 

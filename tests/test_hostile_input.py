@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from playground import checkpoint, sampling
-from playground.data import DataError, archive, check_zip, load_dataset
+from playground.data import DataError, check_zip, load_dataset
 from playground.runs import Run, RunError, check_run_id, resolve_run
 from playground.training import latest_train_checkpoint
 from playground.worker import train_run
@@ -266,7 +266,7 @@ def test_dashboard_rejects_hostile_run_keys(roots, key):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     run = Run(tmp_path_factory.mktemp("trained") / "r")
-    run.create(_cfg(epochs=1, max_images=32, batch_size=16))
+    run.create(_cfg(epochs=1, max_images=32, batch_size=16, quality_samples=0))
     assert train_run(run, echo=False) == 0
     return run
 
@@ -314,7 +314,7 @@ def test_config_json_that_is_not_json(tmp_path):
 
 def test_hand_edited_checkpoint_is_rejected_and_resume_skips_it(tmp_path):
     run = Run(tmp_path / "r")
-    run.create(_cfg(epochs=2, max_images=32, batch_size=16))
+    run.create(_cfg(epochs=2, max_images=32, batch_size=16, quality_samples=0))
     assert train_run(run, echo=False) == 0
     newest = sorted(run.checkpoints_dir.glob("train_step_*.json"))[-1]
     doc = json.loads(newest.read_text())

@@ -15,7 +15,7 @@ import pytest
 from playground import reliability as rel
 from playground import worker
 from playground.jobs import JobManager
-from playground.runs import LAUNCHER_ENV, Run, RunError
+from playground.runs import LAUNCHER_ENV, Run
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def root(tmp_path):
 
 
 def test_worker_survives_its_parent_and_a_new_manager_reattaches(root):
-    cfg = rel.tiny_config(epochs=3)
+    cfg = rel.tiny_config(epochs=3, **rel.FAST_CONFIG)
     result = rel.parent_death_trial(root, cfg, "orphan")
     assert result["problems"] == [], result
     assert result["worker_pid"] != result["parent_pid"]
@@ -47,13 +47,13 @@ def test_queued_jobs_wait_on_disk_and_start_after_a_restart(root, fake):
 def test_a_finishing_worker_starts_the_next_queued_job(root):
     """No manager call at all: the worker's exit hook (schedule_after_exit) starts the queue."""
     manager = JobManager(root, max_jobs=1)
-    a = manager.submit(rel.tiny_config(epochs=1), "a")
-    b = manager.submit(rel.tiny_config(epochs=1, seed=1), "b")
+    a = manager.submit(rel.tiny_config(epochs=1, **rel.FAST_CONFIG), "a")
+    b = manager.submit(rel.tiny_config(epochs=1, seed=1, **rel.FAST_CONFIG), "b")
     assert b.read_status()["state"] == "queued"
     del manager
     assert rel.wait_until(lambda: b.read_status().get("state") in ("finished", "failed"), 300, 0.1)
     assert a.read_status()["state"] == "finished" and b.read_status()["state"] == "finished"
-    assert rel.check_finished(b, rel.tiny_config(epochs=1, seed=1)) == []
+    assert rel.check_finished(b, rel.tiny_config(epochs=1, seed=1, **rel.FAST_CONFIG)) == []
 
 
 @pytest.mark.parametrize("max_jobs", [1, 2])
@@ -132,7 +132,7 @@ def test_heartbeat_stays_fresh_during_a_slow_data_load(tmp_path, monkeypatch):
 
     monkeypatch.setattr(worker, "load_dataset", slow_load)
     run = Run(tmp_path / "r")
-    run.create(rel.tiny_config(epochs=1))
+    run.create(rel.tiny_config(epochs=1, **rel.FAST_CONFIG))
     assert worker.train_run(run, echo=False) == 0
     assert len(set(beats)) >= 3, beats
 

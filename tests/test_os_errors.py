@@ -32,7 +32,7 @@ def test_permission_denied(tmp_path, kind):
 
 def test_config_write_refused_on_resume(tmp_path):
     run = Run(tmp_path / "r")
-    cfg = rel.tiny_config(epochs=1)
+    cfg = rel.tiny_config(epochs=1, **rel.FAST_CONFIG)
     run.create(cfg)
     assert train_run(run, echo=False) == 0
     with rel.failing_writes(run, "config") as failures:
@@ -87,7 +87,7 @@ def test_a_really_full_disk(tiny_disk, leave):
     """leave=0: nothing can be written, not even a temporary file (the final status is written in
     place); leave=48 KiB: training goes on until some write of epoch 2 or 3 runs out of room."""
     run = Run(tiny_disk / "r")
-    cfg = rel.tiny_config(epochs=1)
+    cfg = rel.tiny_config(epochs=1, **rel.FAST_CONFIG)
     run.create(cfg)
     assert train_run(run, echo=False) == 0
     grids = {e: run.sample_path(e).read_bytes() for e in run.sample_epochs()}

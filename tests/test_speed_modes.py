@@ -172,3 +172,29 @@ def test_bad_speed_values_name_the_field():
         with pytest.raises(ConfigError) as e:
             TrainConfig.from_dict({field: value}).validate()
         assert field in e.value.errors
+
+
+def test_joint_batch_matches_two_calls_for_the_wgan_gp_critic(tmp_path):
+    """The WGAN-GP critic has no BatchNorm, so 'auto' would batch it on a GPU: same losses, penalty
+    and all, as two separate calls (compared Trainer against Trainer)."""
+    over = dict(arch="dcgan", objective="wgan-gp", lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9)
+    two = trainer_losses(tmp_path, _cfg(**over))
+    one = trainer_losses(tmp_path, _cfg(**over, joint_d_batch="on"))
+    _close(one, two, rel=2e-4)
+
+
+def test_bench_reports_both_loops(tmp_path, monkeypatch):
+    """A tiny run of the benchmark: both loops time real steps, and the project side is the
+    Trainer with its speed plan (the matmul peak is stubbed: timing it takes seconds)."""
+    import json
+
+    from playground import bench
+
+    monkeypatch.setattr(bench, "matmul_peak", lambda device, dtype=None, repeats=5: 1e12)
+    out = tmp_path / "r.json"
+    assert bench.main(["--models", "mlp-28", "--batch", "8", "--repeats", "1", "--window-s", "0.01",
+                       "--workers", "0", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())["models"]["mlp-28"]
+    assert r["textbook_median"] > 0 and r["project_median"] > 0 and r["ratio_median_of_pairs"] > 0
+    assert r["project_speed"]["fused_adam"] and r["flops_per_image"] > 1e6
+    assert bench.main(["--models", "nope"]) == 2
