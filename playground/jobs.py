@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import TrainConfig
-from .runs import (LAUNCHER_ENV, Run, RunError, atomic_write_json, effective_state, list_runs, new_run_id,
+from .runs import (LAUNCHER_ENV, Run, RunError, atomic_write_json, list_runs, new_run_id,
                    terminate)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

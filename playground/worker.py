@@ -27,7 +27,7 @@ import traceback
 import torch
 
 from .checkpoint import CheckpointError
-from .config import ConfigError, TrainConfig
+from .config import ConfigError
 from .data import DataError, load_dataset
 from .runs import LAUNCHER_ENV, Run, RunError, pid_alive
 from .training import Hooks, Trainer, TrainingFailed, model_spec, pick_device

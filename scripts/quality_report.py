@@ -85,7 +85,7 @@ def main() -> None:
     torch.manual_seed(0)
     runs = {p.name: Run(p) for p in sorted(args.pretrained.iterdir()) if (p / "config.json").is_file()}
     cmd = "python scripts/quality_report.py" + (f" --n {args.n}" if args.n else "")
-    L = [f"# Quality figure of the pretrained runs", "",
+    L = ["# Quality figure of the pretrained runs", "",
          f"Made by `{cmd}` from the run folders in `pretrained/`. What the numbers mean: README, "
          "\"Quality figure\". FD is the Fréchet distance in the project's own small classifier's "
          "features (lower is better), not FID in Inception features; compare it only with the "

@@ -1,18 +1,13 @@
 """Widgets shared by the latent explorer, the compare page and the 2D toy page.
 
-``*_ui`` functions draw widgets and return what the learner chose; the cached reads below them keep
-a scrub or a slider move from touching the disk twice for the same file.
+``*_ui`` functions draw widgets and return what the learner chose. Enlarged grids come from
+``playground.ui.widgets.grid_png`` (cached by file and mtime), the one place that reads them.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import streamlit as st
-from PIL import Image
 
-from playground import latent
 from playground.runs import RunError
 from playground.ui.common import PAGES, RunRef, run_label
 
@@ -79,29 +74,6 @@ def show_png(png: bytes, caption: str | None = None, width: int | str = "content
     """Show PNG bytes as they are: Streamlit's "auto" format would re-encode an image without
     alpha as JPEG, which smears crisp enlarged pixels and costs time on every redraw."""
     st.image(png, caption=caption, width=width, output_format="PNG")
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _upscaled_file(path: str, mtime_ns: int, target_px: int) -> bytes:
-    with Image.open(path) as img:
-        arr = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    factor = latent.fit_factor(max(arr.shape[:2]), target_px) if max(arr.shape[:2]) < target_px else 1
-    return latent.png_fast(latent.upscale(arr, factor))
-
-
-def grid_png(path: Path, target_px: int = 480) -> bytes | None:
-    """A saved grid enlarged with nearest-neighbour pixels to about ``target_px`` (None if missing).
-    Cached by file and mtime, so scrubbing back and forth reads each grid once."""
-    try:
-        mtime = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
-    try:
-        return _upscaled_file(str(path), mtime, target_px)
-    except OSError:
-        return None
 
 
 def no_runs_hint(what: str = "runs") -> None:

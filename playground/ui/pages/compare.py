@@ -9,7 +9,8 @@ from playground.runs import RunError
 from playground.ui import compare_data as cd
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_figures import overlay_figure
-from playground.ui.explore_widgets import epoch_ui, grid_png, no_runs_hint, show_png
+from playground.ui.explore_widgets import epoch_ui, no_runs_hint, show_png
+from playground.ui.widgets import grid_png
 
 GRID_PX = 520   # grids are enlarged to about this width: big, yet the charts start on a 1080p screen
 
