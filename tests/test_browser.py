@@ -8,6 +8,7 @@ is refused with a clear message; the server's log holds no traceback.
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -143,14 +144,27 @@ def test_train_close_reopen_and_a_bad_upload(server):
             expect(page.get_by_role("heading", name="browser ring")).to_be_visible(timeout=30_000)
             expect(page.get_by_text("Finished every epoch")).to_be_visible(timeout=60_000)
             expect(page.get_by_text("Epoch 1/1 · step")).to_be_visible()
-            page.get_by_role("button", name="Play all epochs").click()     # epochs 0 and 1 in place
-            shown = set()
-            for _ in range(100):
-                shown.update(page.locator("[data-testid=stImageCaption]").all_inner_texts())
-                if "Epoch 0" in shown and len(shown) > 1:
-                    break
-                page.wait_for_timeout(50)
-            assert {"Epoch 0", "Epoch 1"} <= shown
+            # Play shows epochs 0 and 1 in place, each for half a second: record every caption the
+            # page ever renders (a poll could miss a frame on a busy machine), and every image that
+            # fails to load.
+            page.evaluate("""() => {
+                window.__captions = new Set();
+                window.__broken = [];
+                const seen = () => document.querySelectorAll('[data-testid=stImageCaption]')
+                    .forEach(el => window.__captions.add(el.innerText.trim()));
+                new MutationObserver(seen).observe(document.body,
+                    {subtree: true, childList: true, characterData: true});
+                document.addEventListener('error', ev => {
+                    if (ev.target.tagName === 'IMG') window.__broken.push(ev.target.src.slice(0, 80));
+                }, true);
+                seen();
+            }""")
+            page.get_by_role("button", name="Play all epochs").click()
+            page.wait_for_function(
+                "['Epoch 0', 'Epoch 1'].every(c => window.__captions.has(c))", timeout=30_000)
+            grid = page.locator("[data-testid=stImage] img").first
+            expect(grid).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+            assert page.evaluate("window.__broken") == []
             status = json.loads((created[0] / "status.json").read_text())
             assert status["state"] == "finished" and status["epoch"] == 1
             assert json.loads((created[0] / "config.json").read_text())["config"]["max_images"] == 2000

@@ -1,6 +1,7 @@
 """The dashboard's Home, Train, Watch and Runs pages driven by Streamlit's AppTest, over tiny run
 folders trained for real (a second or two each), plus the helpers behind them."""
 
+import base64
 import io
 import json
 import os
@@ -111,6 +112,12 @@ def test_watch_shows_charts_grid_and_plain_explanations(with_runs):
     at = app("watch", run="runs/mnist")
     assert len(at.get("plotly_chart")) == 2
     assert at.get("image")[0].captions == ["Epoch 2"]
+    # The grid travels inside the page update, so a slow browser never asks for a dropped file.
+    url = at.get("image")[0].proto.imgs[0].url
+    assert url.startswith("data:image/png;base64,")
+    shown = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    saved = Image.open(with_runs[0] / "mnist" / "samples" / "epoch_002.png")
+    assert shown.format == "PNG" and shown.width >= 700 and shown.width % saved.width == 0
     body = texts(at)
     assert "D(x) is how sure the discriminator is" in body
     assert at.header[0].value == "Tiny MNIST"

@@ -44,7 +44,7 @@ def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exp
     if data is None:
         target.info(f"No sample grid for epoch {epoch} yet.")
         return False
-    target.image(data, caption=caption, width="stretch")
+    target.image(exports.data_url(data), caption=caption, width="stretch")
     return True
 
 
