@@ -108,7 +108,9 @@ def watch(url: str, run_key: str, pages: int, seconds: float, server_pid: int) -
                     ws.on("framesent", lambda _: rec.__setitem__("sent", rec["sent"] + 1))
                     ws.on("framereceived", lambda _: rec.__setitem__("received", rec["received"] + 1))
                 page.on("websocket", on_ws)
+                t_open = time.monotonic()
                 page.goto(f"{url}/watch?run={run_key}", wait_until="domcontentloaded", timeout=60_000)
+                rec["open_s"] = round(time.monotonic() - t_open, 2)
                 opened.append((page, rec))
             for page, _ in opened:  # every page has drawn the Watch page once
                 page.wait_for_selector("[data-testid='stMainBlockContainer']", timeout=120_000)

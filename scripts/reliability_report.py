@@ -375,8 +375,10 @@ def watcher_section(r: dict, pages: int, seconds: float) -> list[str]:
               row("page errors (uncaught JavaScript)", r["page_errors"]),
               row("exceptions / error boxes shown on the pages", f"{r['exceptions_shown']} / {r['errors_shown']}"),
               row("error lines in the server log", len(r["server_log_error_lines"])),
-              row("console errors", f"{r['console_errors']} (all 'Failed to load resource'; unexplained: "
-                                    f"{len(r['console_errors_unexplained'])})"),
+              row("console errors", f"{r['console_errors']} ('Failed to load resource', the failed requests "
+                                    f"below; other messages: {len(r['console_errors_unexplained'])})"),
+              row("slowest page to open (seconds to the HTML)",
+                  max((p.get("open_s") or 0) for p in r["per_page"]) if r.get("per_page") else "n/a"),
               row("failed requests", f"{probes} × Streamlit's client probing `/watch/_stcore/*` before the root "
                                      f"(404, harmless); offline: {', '.join(offline) or 'none'}; unexplained: "
                                      f"{r['failed_requests_unexplained'] or 'none'}"),
@@ -393,6 +395,9 @@ def watcher_section(r: dict, pages: int, seconds: float) -> list[str]:
                   "likely an image of an earlier poll whose in-memory media file Streamlit had already dropped "
                   "when the browser, slowed by the load, asked for it. The page shows the next poll's image; "
                   "for the dashboard to look at."]
+    if r["console_errors_unexplained"]:
+        lines += ["", "Other console messages (first of each):", ""]
+        lines += [f"- `{m[:160]}`" for m in dict.fromkeys(r["console_errors_unexplained"])][:5]
     return lines
 
 

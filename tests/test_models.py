@@ -450,3 +450,26 @@ def test_spec_validation_names_field(kwargs: dict, field: str, allowed: str) -> 
     assert err.match(allowed)
     with pytest.raises(ValueError, match=field):
         build_models(spec)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_latent_projection_equals_the_transposed_conv(bias: bool) -> None:
+    """G's first layer computes the transposed conv as a matrix product: same values, same grads."""
+    from playground.models.dcgan import LatentProjection
+
+    torch.manual_seed(0)
+    fast = LatentProjection(12, 8, 7, 1, 0, bias=bias)
+    plain = nn.ConvTranspose2d(12, 8, 7, 1, 0, bias=bias)
+    plain.load_state_dict(fast.state_dict())
+    z = torch.randn(5, 12, 1, 1)
+    out_fast, out_plain = fast(z), plain(z)
+    assert out_fast.shape == (5, 8, 7, 7)
+    torch.testing.assert_close(out_fast, out_plain, atol=1e-5, rtol=1e-5)
+    w = torch.randn_like(out_plain)
+    (out_fast * w).sum().backward()
+    (out_plain * w).sum().backward()
+    torch.testing.assert_close(fast.weight.grad, plain.weight.grad, atol=1e-4, rtol=1e-4)
+    if bias:
+        torch.testing.assert_close(fast.bias.grad, plain.bias.grad, atol=1e-4, rtol=1e-4)
+    bigger = torch.randn(2, 12, 3, 3)                      # not 1x1: the ordinary conv path
+    torch.testing.assert_close(fast(bigger), plain(bigger))

@@ -63,6 +63,21 @@ def _up(c_in: int, c_out: int, kernel_size: int, mode: str, bias: bool) -> list[
     return [nn.Upsample(scale_factor=2, mode="nearest"), *conv]
 
 
+class LatentProjection(nn.ConvTranspose2d):
+    """G's first layer: a transposed conv from a 1x1 "image" of z to [N, ch, s0, s0].
+
+    On a 1x1 input that conv is exactly a matrix product of z with the weight viewed as
+    [c_in, ch * s0 * s0], which runs about 2-3x faster than the conv on the CPU (forward and
+    backward). Same module, same parameters and state-dict keys as ``nn.ConvTranspose2d``."""
+
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
+        if x.shape[2:] != (1, 1) or output_size is not None:
+            return super().forward(x, output_size)
+        n, (c_out, kh, kw) = x.shape[0], self.weight.shape[1:]
+        out = (x.flatten(1) @ self.weight.flatten(1)).view(n, c_out, kh, kw)
+        return out if self.bias is None else out + self.bias[:, None, None]
+
+
 def _down(c_in: int, c_out: int, kernel_size: int, bias: bool) -> nn.Conv2d:
     """Stride-2 conv that halves the spatial size: [N, c_in, S, S] -> [N, c_out, S/2, S/2]."""
     return nn.Conv2d(c_in, c_out, kernel_size, 2, (kernel_size - 1) // 2, bias=bias)
@@ -85,7 +100,7 @@ class DCGANGenerator(nn.Module):
         ch = spec.g_filters * 2 ** (n_up - 1)
         c_in = spec.z_dim + (spec.embed_dim if spec.num_classes else 0)
         # [N, z_dim (+ embed_dim), 1, 1]
-        layers: list[nn.Module] = [nn.ConvTranspose2d(c_in, ch, s0, 1, 0, bias=not bn)]
+        layers: list[nn.Module] = [LatentProjection(c_in, ch, s0, 1, 0, bias=not bn)]
         layers += [nn.BatchNorm2d(ch)] if bn else []
         layers.append(nn.ReLU())
         # [N, f * 2^(n_up-1), s0, s0]

@@ -10,7 +10,6 @@ import streamlit as st
 
 from playground.runs import RunError
 from playground.ui.common import PAGES, RunRef, run_label
-from playground.ui.exports import data_url
 
 TOY_PAGE = PAGES["toy"]
 TRAIN_PAGE = PAGES["train"]
@@ -72,9 +71,9 @@ def link_or_text(page: str, label: str, query: dict | None = None, text: str = "
 
 
 def show_png(png: bytes, caption: str | None = None, width: int | str = "content") -> None:
-    """Show PNG bytes as they are, inside the page update (see ``exports.data_url``): Streamlit's
-    "auto" format would re-encode an image without alpha as JPEG, smearing crisp enlarged pixels."""
-    st.image(data_url(png), caption=caption, width=width)
+    """Show PNG bytes as they are: Streamlit's "auto" format would re-encode an image without
+    alpha as JPEG, which smears crisp enlarged pixels and costs time on every redraw."""
+    st.image(png, caption=caption, width=width, output_format="PNG")
 
 
 def no_runs_hint(what: str = "runs") -> None:

@@ -4,7 +4,6 @@ a zip of every grid, and the newest generator snapshot. No streamlit, nothing wr
 
 from __future__ import annotations
 
-import base64
 import io
 import zipfile
 from pathlib import Path
@@ -44,16 +43,6 @@ def png_bytes(img: Image.Image) -> bytes:
 def display_png(path: Path, target_width: int = DISPLAY_WIDTH) -> bytes:
     """The grid at ``path``, upscaled for display, as PNG bytes."""
     return png_bytes(upscale(open_grid(path), target_width))
-
-
-def data_url(png: bytes) -> str:
-    """PNG bytes as a ``data:`` URL, to send an image inside the page's own message.
-
-    Streamlit serves other images from its media store and drops each one as soon as no session
-    shows it any more; a browser that is slow to fetch (a busy classroom server, many watchers)
-    then asks for a grid that is already gone and shows a broken image. Inline, the picture arrives
-    with the page update itself and there is nothing to fetch later."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _labelled(img: Image.Image, text: str) -> Image.Image:

@@ -102,6 +102,18 @@ def live_settings(ref: RunRef, status: dict, cfg: TrainConfig) -> None:
                     st.success(f"Sent: {sent}. The charts mark it once the worker applies it.")
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _figures(run_path: str, inode, offset: int, spe: int, objective: str, selected, _m):
+    """Both charts of a run, built once per new metrics and shared by every session watching it.
+
+    The metrics file only grows, so sessions that have read it up to the same byte ``offset`` of
+    the same file (``inode``) hold the same records: ten students watching one run cost one build
+    per update instead of ten. Streamlit copies a figure into each page's message without
+    changing it, so sharing the objects is safe."""
+    return (charts.loss_figure(_m.steps, _m.epochs, _m.changes, spe, selected),
+            charts.d_output_figure(_m.steps, _m.epochs, objective, _m.changes, spe, selected))
+
+
 def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int, selected) -> None:
     """Progress, warnings, both charts and the log; the body of the polling fragment."""
     run = ref.run
@@ -126,11 +138,10 @@ def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int
         st.info("The charts appear after the first logged steps.")
     else:
         spe = int(status.get("steps_per_epoch") or 0)
-        st.plotly_chart(charts.loss_figure(m.steps, m.epochs, m.changes, spe, selected),
-                        key=f"loss::{ref.key}", config={"displaylogo": False})
+        loss, d_out = _figures(str(run.path), m.inode, m.offset, spe, cfg.objective, selected, m)
+        st.plotly_chart(loss, key=f"loss::{ref.key}", config={"displaylogo": False})
         st.caption(explain.LOSSES + (" " + explain.CHANGES if m.changes else ""))
-        st.plotly_chart(charts.d_output_figure(m.steps, m.epochs, cfg.objective, m.changes, spe, selected),
-                        key=f"dout::{ref.key}", config={"displaylogo": False})
+        st.plotly_chart(d_out, key=f"dout::{ref.key}", config={"displaylogo": False})
         st.caption(explain.CRITIC if charts.is_critic(cfg.objective, m.steps or m.epochs)
                    else explain.PROBABILITIES)
     with st.expander("The worker's log"):

@@ -44,7 +44,9 @@ def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exp
     if data is None:
         target.info(f"No sample grid for epoch {epoch} yet.")
         return False
-    target.image(exports.data_url(data), caption=caption, width="stretch")
+    # PNG as it is: Streamlit's "auto" would re-encode it as a JPEG for every page view, smearing
+    # the crisp enlarged pixels and costing the server a decode and an encode each time.
+    target.image(data, caption=caption, width="stretch", output_format="PNG")
     return True
 
 

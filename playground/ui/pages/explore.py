@@ -17,7 +17,6 @@ from playground.checkpoint import CheckpointError
 from playground.data import DataError
 from playground.runs import Run, RunError
 from playground.sampling import make_grid
-from playground.ui.exports import data_url
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_widgets import TOY_PAGE, epoch_ui, is_toy, link_or_text, no_runs_hint
 
@@ -101,7 +100,7 @@ def sliders_ui(run_path: str, epoch: int, label: int | None) -> None:
     z[:k] = torch.tensor([float(ss[f"lx_z{i}"]) for i in range(k)])
     img = latent.sample_images(gen, z, label)
     with img_col:
-        st.image(data_url(_png(img, BIG_PX)), caption=f"G(z) at epoch {epoch}")
+        st.image(_png(img, BIG_PX), caption=f"G(z) at epoch {epoch}", output_format="PNG")
 
 
 @st.fragment
@@ -120,7 +119,7 @@ def interpolation_ui(run_path: str, epoch: int, label: int | None) -> None:
     for mode, title in (("linear", "Straight line (linear)"), ("slerp", "Great circle (spherical)")):
         path = latent.interpolate(z0, z1, steps, mode)                       # [steps, z_dim]
         norms[mode] = float(path[steps // 2].norm())
-        st.image(data_url(_png(latent.sample_images(gen, path, label), cell)), caption=title)
+        st.image(_png(latent.sample_images(gen, path, label), cell), caption=title, output_format="PNG")
     st.caption(f"Length of z halfway: linear {norms['linear']:.1f}, spherical {norms['slerp']:.1f}. "
                f"Random z of {gen.z_dim} dimensions have a length near √{gen.z_dim} ≈ "
                f"{np.sqrt(gen.z_dim):.1f}, so the straight line passes through shorter z than G ever "
@@ -140,8 +139,8 @@ def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
     cell = latent.fit_factor(images.shape[2], 140)
     for start in range(0, GALLERY, GALLERY // 2):                            # two rows of six
         for i, col in zip(range(start, start + GALLERY // 2), st.columns(GALLERY // 2)):
-            col.image(data_url(latent.png_fast(latent.upscale(images[i], cell))), caption=f"#{i}",
-                      width="stretch")
+            col.image(latent.png_fast(latent.upscale(images[i], cell)), caption=f"#{i}", width="stretch",
+                      output_format="PNG")
     options = list(range(GALLERY))
     picks = {}
     cols = st.columns(3)
@@ -157,7 +156,7 @@ def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
     big = latent.fit_factor(row.shape[2], 120)
     eq = st.columns([3, 1, 3, 1, 3, 1, 3], vertical_alignment="center")
     for i, (col, op) in enumerate(zip(eq[0::2], ("a", "b", "c", "a − b + c"))):
-        col.image(data_url(latent.png_fast(latent.upscale(row[i], big))), caption=op)
+        col.image(latent.png_fast(latent.upscale(row[i], big)), caption=op, output_format="PNG")
     for col, sign in zip(eq[1::2], ("−", "+", "=")):
         col.markdown(f"<div style='text-align:center;font-size:2rem'>{sign}</div>", unsafe_allow_html=True)
 
@@ -173,8 +172,8 @@ def _real_ui(run: Run, label: int | None, class_name: str | None) -> None:
         return
     grid = make_grid(real, ncol=2)                                            # 4 rows of 2
     what = f"of class “{class_name}”" if class_name else "from the training data"
-    st.image(data_url(latent.png_fast(latent.upscale(grid, latent.fit_factor(real.shape[2], 80)))),
-             caption=f"Real images {what}")
+    st.image(latent.png_fast(latent.upscale(grid, latent.fit_factor(real.shape[2], 80))),
+             caption=f"Real images {what}", output_format="PNG")
 
 
 def main() -> None:
