@@ -146,6 +146,40 @@ def test_bad_run_key_in_the_url_is_refused_politely(with_runs):
 
 
 # ----------------------------------------------------------------------------- control
+def test_a_replaced_grid_stays_fetchable_until_the_next_full_run():
+    """A slow browser may still ask for the grid that a new epoch just replaced: three full runs
+    of one session, as Streamlit's script runner drives its media store, showing epochs 2, 1, 0."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from playground.ui.widgets import hold_previous
+
+    storage = MemoryMediaFileStorage("/media")
+    mgr, state, ids = MediaFileManager(storage), {}, []
+
+    def served(file_id) -> bool:
+        try:
+            storage.get_file(file_id)
+            return True
+        except Exception:
+            return False
+
+    for grid in (b"grid of epoch 2", b"grid of epoch 1", b"grid of epoch 0"):
+        mgr.clear_session_refs()                          # the start of a full run
+        ids.append(mgr.add(grid, "image/png", "1.(0.1).2").rsplit("/", 1)[-1].split(".")[0])  # st.image
+        hold_previous(state, "run-a::768", grid, mgr)
+        mgr.remove_orphaned_files()                       # the end of the run
+    assert served(ids[2]) and served(ids[1])              # the one shown and the one before
+    assert not served(ids[0])                             # but not every earlier one
+    mgr.clear_session_refs()
+    ids.append(mgr.add(b"grid of epoch 0", "image/png", "1.(0.1).2").rsplit("/", 1)[-1].split(".")[0])
+    hold_previous(state, "run-a::768", b"grid of epoch 0", mgr)   # the same grid again: nothing held
+    mgr.remove_orphaned_files()
+    assert served(ids[2]) and not served(ids[1])
+    hold_previous(state, "run-b::768", b"x", None)           # outside a server: only remembered
+    assert state["_grid_shown::run-b::768"] == b"x"
+
+
 def test_pause_stop_and_live_settings_reach_the_control_file(with_runs):
     runs, _ = with_runs
     run = Run(runs / "mnist")

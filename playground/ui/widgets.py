@@ -36,6 +36,36 @@ def grid_png(path: Path, width: int = exports.DISPLAY_WIDTH) -> bytes | None:
         return None
 
 
+def hold_previous(state, place: str, data: bytes, media_file_mgr) -> None:
+    """Keep the grid this session showed last at ``place`` in Streamlit's media store a while longer.
+
+    Streamlit serves an image from memory and drops it as soon as no session shows it. When a new
+    epoch replaces a grid on every open page at about the same time, a browser slowed down (a
+    busy classroom server, a weak laptop) may ask for the old grid after it was dropped and get a
+    404 (a broken image until the next update). Registering the previous grid as this session's
+    under a place of its own keeps it until the session's next full run, when it is replaced by
+    the then previous one: at most one extra image per place and session. ``state`` is the
+    session's state; ``media_file_mgr`` Streamlit's (None: do nothing)."""
+    name = f"_grid_shown::{place}"
+    prev = state.get(name)
+    state[name] = data
+    if media_file_mgr is None or prev is None or prev == data:
+        return
+    try:
+        media_file_mgr.add(prev, "image/png", f"gan-playground-previous::{place}")
+    except Exception:  # an internal API: without it, only this protection is lost
+        pass
+
+
+def _media_file_mgr():
+    try:
+        from streamlit import runtime
+
+        return runtime.get_instance().media_file_mgr if runtime.exists() else None
+    except Exception:
+        return None
+
+
 def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exports.DISPLAY_WIDTH,
               slot=None) -> bool:
     """Show the fixed-noise grid of ``epoch`` filling its column; False when it is missing."""
@@ -44,6 +74,7 @@ def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exp
     if data is None:
         target.info(f"No sample grid for epoch {epoch} yet.")
         return False
+    hold_previous(st.session_state, f"{run.path}::{width}", data, _media_file_mgr())
     # PNG as it is: Streamlit's "auto" would re-encode it as a JPEG for every page view, smearing
     # the crisp enlarged pixels and costing the server a decode and an encode each time.
     target.image(data, caption=caption, width="stretch", output_format="PNG")
