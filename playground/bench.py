@@ -40,6 +40,7 @@ from . import speed
 from .config import TrainConfig
 from .data import BUNDLED_DIR, BUNDLED_FILES, load_dataset
 from .models import build_models
+from .models.layers import plain_torch_layers
 from .presets import get_preset
 from .runs import Run
 from .training import Hooks, Trainer, model_spec, pick_device
@@ -93,7 +94,8 @@ class Textbook:
     def build(self):
         cfg, dev = self.cfg, self.device
         torch.manual_seed(cfg.seed)
-        self.G, self.D = (m.to(dev) for m in build_models(model_spec(cfg, self.info)))
+        # the example's own torch.nn layers (the project's faster layer forms turned back into them)
+        self.G, self.D = (plain_torch_layers(m).to(dev) for m in build_models(model_spec(cfg, self.info)))
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2),
                                       weight_decay=cfg.weight_decay)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),

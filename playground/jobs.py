@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import TrainConfig
-from .runs import (LAUNCHER_ENV, Run, RunError, atomic_write_json, list_runs, new_run_id,
+from .runs import (JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, list_runs, new_run_id,
                    terminate)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +159,7 @@ class JobManager:
         # The worker waits until this claim is written before it writes anything itself, so the
         # claim below can never overwrite the worker's own status (a fast failure, say).
         env[LAUNCHER_ENV] = str(os.getpid())
+        env[JOB_SLOTS_ENV] = str(self.max_jobs)  # "auto" threads: the cores shared out among the slots
         with open(run.path / "worker.out", "ab") as out:
             proc = subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,

@@ -44,6 +44,7 @@ HEARTBEAT_STALE_S = 90.0  # a live worker beats at least every few seconds, even
 # Set by the job manager for a worker it starts: the manager's pid, which writes the claim the worker
 # waits for (see worker._await_claim).
 LAUNCHER_ENV = "GAN_PLAYGROUND_LAUNCHER"
+JOB_SLOTS_ENV = "GAN_PLAYGROUND_JOB_SLOTS"  # the job limit, passed to workers: "auto" threads share the cores
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _SAMPLE = re.compile(r"^epoch_(\d{3,5})\.png$")

@@ -4,13 +4,14 @@ Every speed mode is a config field, documented in the README's "Speed" section, 
 what measured fastest on that kind of device (``python -m playground bench``):
 
     field           CPU (auto)                         CUDA (auto)
-    threads         all physical cores but one         torch's default (the GPU does the work)
+    threads         all physical cores (shared out     torch's default (the GPU does the work)
+                    among the job slots)
     precision       fp32 (bf16 is emulated without     bf16 autocast where the GPU supports it
                     AVX512-BF16: 13-20x slower here)
     channels_last   NHWC for DCGAN's convolutions      NHWC for DCGAN's convolutions
                     (1.4x at 28 px, even at 64 px)
     fused_adam      one fused Adam kernel per step     one fused Adam kernel per step
-    joint_d_batch   off (no gain measured)             on when exactly equivalent (see below)
+    joint_d_batch   on when exactly equivalent         on when exactly equivalent (see below)
     compile         off (46 s to compile, no faster)   off unless asked; "reduce-overhead" mode
                                                        replays CUDA graphs (few kernel launches)
 
@@ -32,6 +33,8 @@ import os
 from dataclasses import asdict, dataclass
 
 import torch
+
+from .runs import JOB_SLOTS_ENV
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,17 @@ def physical_cores() -> int:
 
 
 def auto_threads() -> int:
-    """All physical cores but one, at least one.
+    """All physical cores, shared out among the jobs that may train at once (the job manager passes
+    its limit in ``GAN_PLAYGROUND_JOB_SLOTS``), at least one each.
 
-    Why not all of them: the dashboard, its latent explorer and the browser run beside the training
-    worker, and on a 2-core machine two busy intra-op threads plus anything else make every
-    parallel region wait for a descheduled sibling: on the shared 2-core benchmark machine the
-    textbook loop ran 1.5-5.9x faster on one thread than on two (README "Speed"). On a large idle
-    machine one core of many is a small price for a dashboard that stays instant."""
-    return max(1, physical_cores() - 1)
+    The dashboard stays responsive because the job manager starts its workers at a lower CPU
+    priority (``worker.WORKER_NICE``), not by leaving a core idle: on the idle 2-core benchmark
+    machine the project's loop ran 1.6x faster on two threads than on one (README "Speed")."""
+    try:
+        slots = max(1, int(os.environ.get(JOB_SLOTS_ENV, "1")))
+    except ValueError:
+        slots = 1
+    return max(1, physical_cores() // slots)
 
 
 def resolve(cfg, spec, device: torch.device) -> SpeedPlan:
@@ -105,7 +111,7 @@ def resolve(cfg, spec, device: torch.device) -> SpeedPlan:
     if cfg.joint_d_batch == "on":
         joint = True
     elif cfg.joint_d_batch == "auto":
-        joint = per_sample_d and kind in ("cuda", "mps")
+        joint = per_sample_d
     else:
         joint = False
     return SpeedPlan(

@@ -33,6 +33,7 @@ from .runs import LAUNCHER_ENV, Run, RunError, pid_alive
 from .training import Hooks, Trainer, TrainingFailed, model_spec, pick_device
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+WORKER_NICE = 10
 CLAIM_WAIT_S = 20.0
 HEARTBEAT_EVERY_S = 5.0
 
@@ -202,11 +203,22 @@ def _await_claim(run: Run) -> None:
     launcher = os.environ.pop(LAUNCHER_ENV, "")
     if not launcher.isdigit():
         return
+    _lower_priority()
     deadline = time.monotonic() + CLAIM_WAIT_S
     while time.monotonic() < deadline and pid_alive(int(launcher)):
         if run.read_status().get("pid") == os.getpid():
             return
         time.sleep(0.02)
+
+
+def _lower_priority() -> None:
+    """Workers of the dashboard's job manager train at a lower CPU priority (nice +WORKER_NICE), so
+    the server, the browser and the latent explorer get a core the moment they need one while the
+    run uses every core otherwise ("auto" threads, playground/speed.py)."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):
+        pass  # no nice() on this OS, or not permitted: train at the normal priority
 
 
 def _take_worker_lock(run: Run):

@@ -9,13 +9,14 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from playground import reliability as rel
 from playground import worker
 from playground.jobs import JobManager
-from playground.runs import LAUNCHER_ENV, Run
+from playground.runs import JOB_SLOTS_ENV, LAUNCHER_ENV, Run
 
 
 @pytest.fixture
@@ -76,14 +77,29 @@ def test_manager_claims_the_run_and_tells_the_worker_who_will(root, tmp_path):
     """The manager passes its pid to the worker and writes the claim (the worker's pid) itself."""
     probe = tmp_path / "probe"
     probe.write_text(f"#!{sys.executable}\nimport os, time\n"
-                     f"open({str(tmp_path / 'env')!r}, 'w').write(os.environ.get({LAUNCHER_ENV!r}, ''))\n"
+                     f"open({str(tmp_path / 'env')!r}, 'w').write(os.environ.get({LAUNCHER_ENV!r}, '') + ' '"
+                     f" + os.environ.get({JOB_SLOTS_ENV!r}, ''))\n"
                      "time.sleep(60)\n")
     probe.chmod(0o755)
     run = JobManager(root, max_jobs=1, python=str(probe)).submit(rel.tiny_config(), "r")
     st = run.read_status()
     assert st["state"] == "running" and st["message"] == "starting" and run.state() == "running"
     assert rel.wait_until(lambda: (tmp_path / "env").exists() and (tmp_path / "env").read_text(), 10)
-    assert (tmp_path / "env").read_text() == str(os.getpid())
+    assert (tmp_path / "env").read_text() == f"{os.getpid()} 1"   # and its job limit, for "auto" threads
+
+
+def test_workers_of_the_manager_train_at_a_lower_priority(tmp_path):
+    """A worker started by the job manager lowers its CPU priority, so the dashboard stays quick."""
+    import subprocess
+
+    code = ("import os, sys; from pathlib import Path; from playground import worker; "
+            "from playground.runs import JOB_SLOTS_ENV, LAUNCHER_ENV, Run; before = os.nice(0); "
+            "os.environ[LAUNCHER_ENV] = '999999999'; worker._await_claim(Run(Path(sys.argv[1]))); "
+            "print(before, os.nice(0))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, cwd=str(Path(__file__).resolve().parent.parent))
+    before, after = map(int, out.stdout.split())
+    assert after == min(19, before + worker.WORKER_NICE), out
 
 
 def test_worker_waits_for_the_claim_before_writing(tmp_path, monkeypatch):

@@ -473,3 +473,78 @@ def test_latent_projection_equals_the_transposed_conv(bias: bool) -> None:
         torch.testing.assert_close(fast.bias.grad, plain.bias.grad, atol=1e-4, rtol=1e-4)
     bigger = torch.randn(2, 12, 3, 3)                      # not 1x1: the ordinary conv path
     torch.testing.assert_close(fast(bigger), plain(bigger))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_whole_input_conv_equals_the_conv(bias: bool, channels_last: bool) -> None:
+    """D's last layer (kernel = its whole input) as a matrix product: same values, same grads, for
+    NCHW and channels-last tensors; other inputs take the conv path."""
+    from playground.models.layers import WholeInputConv
+
+    torch.manual_seed(0)
+    fast = WholeInputConv(6, 2, 7, 1, 0, bias=bias)
+    plain = nn.Conv2d(6, 2, 7, 1, 0, bias=bias)
+    plain.load_state_dict(fast.state_dict())
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    fast, plain = fast.to(memory_format=fmt), plain.to(memory_format=fmt)
+    x = torch.randn(5, 6, 7, 7).contiguous(memory_format=fmt).requires_grad_()
+    x2 = x.detach().clone().requires_grad_()
+    out_fast, out_plain = fast(x), plain(x2)
+    assert out_fast.shape == out_plain.shape == (5, 2, 1, 1)
+    torch.testing.assert_close(out_fast, out_plain, atol=1e-5, rtol=1e-5)
+    w = torch.randn_like(out_plain)
+    (out_fast * w).sum().backward()
+    (out_plain * w).sum().backward()
+    torch.testing.assert_close(fast.weight.grad, plain.weight.grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(x.grad, x2.grad, atol=1e-5, rtol=1e-5)
+    if bias:
+        torch.testing.assert_close(fast.bias.grad, plain.bias.grad, atol=1e-4, rtol=1e-4)
+    bigger = torch.randn(2, 6, 9, 9)                       # not the kernel's size: the conv path
+    torch.testing.assert_close(fast(bigger), plain(bigger))
+
+
+def test_dropout_keeps_one_minus_p_and_scales() -> None:
+    """The CPU mask draw of layers.Dropout: kept with probability 1 - p, kept values scaled by
+    1 / (1 - p), gradient through the same mask, identity in eval mode."""
+    from playground.models.layers import Dropout
+
+    torch.manual_seed(0)
+    d = Dropout(0.3)
+    x = torch.full((400, 500), 2.0, requires_grad=True)
+    out = d(x)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005          # 200k draws: std of the rate 0.001
+    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 2.0 / 0.7))
+    out.sum().backward()
+    torch.testing.assert_close(x.grad, kept.float() / 0.7)
+    assert torch.equal(d.eval()(x), x)
+    torch.manual_seed(1)
+    a = d.train()(x)
+    torch.manual_seed(1)
+    assert torch.equal(a, d(x))                                   # seeded: reproducible
+    assert not torch.equal(a, d(x))                               # and a new mask each call
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_plain_torch_layers_compute_the_same_models(arch: str) -> None:
+    """The benchmark's textbook loop runs the models as plain torch.nn layers: same outputs."""
+    import copy
+
+    from playground.models.layers import plain_torch_layers
+
+    torch.manual_seed(0)
+    G, D = build_models(ModelSpec(arch, z_dim=16, channels=1, image_size=28, g_filters=8, d_filters=8,
+                                  g_hidden=(32,), d_hidden=(32,), dropout=0.3))
+    G.eval(), D.eval()
+    pg, pd = plain_torch_layers(copy.deepcopy(G)), plain_torch_layers(copy.deepcopy(D))
+
+    def layer_types(*models):
+        return {type(m) for net in models for m in net.modules() if not list(m.children())}
+
+    assert any(t.__module__.startswith("playground") for t in layer_types(G, D))   # faster forms used
+    assert all(t.__module__.startswith("torch.nn") for t in layer_types(pg, pd))   # none left
+    z = torch.randn(4, 16)
+    torch.testing.assert_close(pg(z), G(z), atol=1e-5, rtol=1e-5)
+    x = G(z)
+    torch.testing.assert_close(pd(x), D(x), atol=1e-5, rtol=1e-5)

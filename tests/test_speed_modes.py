@@ -58,8 +58,9 @@ def trainer_losses(tmp_path, cfg: TrainConfig) -> list[tuple[float, float]]:
     return [(r["loss_d"], r["loss_g"]) for r in records if r["type"] == "step"]
 
 
-def reference_losses(cfg: TrainConfig) -> list[tuple[float, float]]:
-    """The textbook step, fp32 and plain, drawing random numbers in the Trainer's order."""
+def reference_losses(cfg: TrainConfig, joint: bool = False) -> list[tuple[float, float]]:
+    """The textbook step, fp32 and plain, drawing random numbers in the Trainer's order (``joint``:
+    D's loss from one call on [real; fake])."""
     data = _data()
     torch.manual_seed(cfg.seed)
     G, D = build_models(model_spec(cfg, data.info))
@@ -73,7 +74,11 @@ def reference_losses(cfg: TrainConfig) -> list[tuple[float, float]]:
             real, y = data.x[idx].float() / 127.5 - 1.0, data.y[idx]
             y = y if cfg.conditional else None
             fake = G(torch.randn(BATCH, cfg.z_dim), y)
-            loss_d = F.softplus(-D(real, y)).mean() + F.softplus(D(fake.detach(), y)).mean()
+            if joint:
+                both = D(torch.cat([real, fake.detach()]), None if y is None else torch.cat([y, y]))
+                loss_d = F.softplus(-both[:BATCH]).mean() + F.softplus(both[BATCH:]).mean()
+            else:
+                loss_d = F.softplus(-D(real, y)).mean() + F.softplus(D(fake.detach(), y)).mean()
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
@@ -106,6 +111,7 @@ def test_plain_path_is_the_textbook_step(tmp_path, arch):
     ("mlp", dict(fused_adam=True)),
     ("dcgan", dict(fused_adam=True)),
     ("mlp", dict(joint_d_batch="on")),                       # MLP D: per sample, so exact
+    ("mlp", dict(threads=0, fused_adam=True, joint_d_batch="auto")),                  # the CPU defaults
     ("dcgan", dict(joint_d_batch="on", batchnorm=False)),    # DCGAN D without BatchNorm: exact
     ("mlp", dict(threads=2)),
     ("dcgan", dict(threads=2)),
@@ -123,6 +129,29 @@ def test_bf16_autocast_stays_close(tmp_path):
     got, ref = trainer_losses(tmp_path, cfg), reference_losses(cfg)
     _close(got, ref, rel=0.1)
     assert got != ref  # it really ran in bf16
+
+
+def test_joint_batch_with_dropout_is_one_call_on_both(tmp_path):
+    """With dropout, one D call on [real; fake] draws the masks in another order than two calls: the
+    Trainer's joint mode is exactly that one call (below: each sample's mask has the same law)."""
+    cfg = _cfg(arch="mlp", dropout=0.3, joint_d_batch="on")
+    got = trainer_losses(tmp_path, cfg)
+    _close(got, reference_losses(cfg, joint=True), rel=2e-4)
+    assert got != reference_losses(cfg)
+
+
+def test_dropout_masks_have_the_same_law_in_one_call_or_two():
+    """D's output per sample, averaged over many mask draws, is the same whether real and fake go
+    through D together or one after the other (to a few standard errors)."""
+    torch.manual_seed(0)
+    _, D = build_models(ModelSpec("mlp", z_dim=8, channels=1, image_size=28, d_hidden=(32, 32), dropout=0.3))
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        one = torch.stack([D(x) for _ in range(4000)])                               # [draws, 4]
+        two = torch.stack([torch.cat([D(x[:2]), D(x[2:])]) for _ in range(4000)])
+    se = (one.var(0) / 4000 + two.var(0) / 4000).sqrt()
+    assert ((one.mean(0) - two.mean(0)).abs() < 5 * se).all()
+    assert (one.std(0) > 0).all()                                   # masks really vary
 
 
 def test_joint_batch_with_batchnorm_is_a_different_variant(tmp_path):
@@ -151,7 +180,8 @@ def test_auto_picks_per_device(monkeypatch):
     cfg = TrainConfig()
     p = speed.resolve(cfg, _spec(), cpu)
     assert p.autocast is None and p.channels_last and p.fused_adam and not p.joint_d_batch
-    assert p.threads == max(1, speed.physical_cores() - 1) and p.compile_mode is None
+    assert p.threads == speed.physical_cores() and p.compile_mode is None
+    assert speed.resolve(cfg, _spec(arch="mlp"), cpu).joint_d_batch        # exact there, and faster
     assert speed.resolve(cfg.replace(threads=3), _spec(), cpu).threads == 3
     assert not speed.resolve(cfg, _spec(arch="mlp"), cpu).channels_last   # no convolutions
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -164,6 +194,15 @@ def test_auto_picks_per_device(monkeypatch):
     assert not speed.resolve(cfg, _spec(arch="mlp", minibatch_std=True), cuda).joint_d_batch
     assert speed.resolve(cfg.replace(precision="fp32"), _spec(), cuda).autocast is None
     assert speed.resolve(cfg.replace(compile=True), _spec(), cuda).compile_mode == "reduce-overhead"
+
+
+def test_auto_threads_share_the_cores_among_job_slots(monkeypatch):
+    monkeypatch.setattr(speed, "physical_cores", lambda: 8)
+    monkeypatch.delenv(speed.JOB_SLOTS_ENV, raising=False)
+    assert speed.auto_threads() == 8
+    for slots, threads in (("2", 4), ("3", 2), ("16", 1), ("0", 8), ("x", 8)):
+        monkeypatch.setenv(speed.JOB_SLOTS_ENV, slots)
+        assert speed.auto_threads() == threads, slots
 
 
 def test_bad_speed_values_name_the_field():

@@ -34,7 +34,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .layers import MinibatchStd, check_data, check_labels, check_latent, init_dcgan_weights
+from .layers import (Dropout, MinibatchStd, WholeInputConv, check_data, check_labels, check_latent,
+                     init_dcgan_weights)
 from .spec import ModelSpec
 
 _SLOPE = 0.2  # LeakyReLU slope in D (Radford et al.)
@@ -102,13 +103,13 @@ class DCGANGenerator(nn.Module):
         # [N, z_dim (+ embed_dim), 1, 1]
         layers: list[nn.Module] = [LatentProjection(c_in, ch, s0, 1, 0, bias=not bn)]
         layers += [nn.BatchNorm2d(ch)] if bn else []
-        layers.append(nn.ReLU())
+        layers.append(nn.ReLU(inplace=True))
         # [N, f * 2^(n_up-1), s0, s0]
         for _ in range(n_up - 1):
             layers += _up(ch, ch // 2, k, spec.upsample, bias=not bn)
             ch //= 2
             layers += [nn.BatchNorm2d(ch)] if bn else []
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=True))
             # [N, ch, 2S, 2S]: channels halve while the side doubles, down to [N, f, H/2, W/2]
         layers += _up(ch, spec.channels, k, spec.upsample, bias=False)
         layers.append(nn.Tanh())
@@ -142,21 +143,21 @@ class DCGANDiscriminator(nn.Module):
         ch = spec.d_filters
         c_in = spec.channels + (1 if spec.num_classes else 0)
         # [N, C (+1), H, W]; no BN on the input layer (Radford et al.)
-        layers: list[nn.Module] = [_down(c_in, ch, k, bias=False), nn.LeakyReLU(_SLOPE)]
-        layers += [nn.Dropout(spec.dropout)] if spec.dropout > 0 else []
+        layers: list[nn.Module] = [_down(c_in, ch, k, bias=False), nn.LeakyReLU(_SLOPE, inplace=True)]
+        layers += [Dropout(spec.dropout)] if spec.dropout > 0 else []
         # [N, f, H/2, W/2]
         for _ in range(n_up - 1):
             layers.append(_down(ch, ch * 2, k, bias=not bn))
             ch *= 2
             layers += [nn.BatchNorm2d(ch)] if bn else []
-            layers.append(nn.LeakyReLU(_SLOPE))
-            layers += [nn.Dropout(spec.dropout)] if spec.dropout > 0 else []
+            layers.append(nn.LeakyReLU(_SLOPE, inplace=True))
+            layers += [Dropout(spec.dropout)] if spec.dropout > 0 else []
             # [N, ch, S/2, S/2]: channels double while the side halves, down to [N, ., s0, s0]
         if spec.minibatch_std:
             layers.append(MinibatchStd())  # [N, ch + 1, s0, s0]
             ch += 1
         self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(ch, 1, s0, 1, 0, bias=False)  # [N, 1, 1, 1]
+        self.head = WholeInputConv(ch, 1, s0, 1, 0, bias=False)  # [N, 1, 1, 1]
         self.apply(init_dcgan_weights)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:

@@ -1,6 +1,13 @@
-"""Pieces shared by the architectures: input checks, minibatch stddev, DCGAN initialisation.
+"""Pieces shared by the architectures: input checks, minibatch stddev, DCGAN initialisation, and
+faster forms of two torch layers.
 
 Everything here is a plain function or a small ``nn.Module``; nothing reads module-level state.
+
+The faster forms (``WholeInputConv`` here, ``LatentProjection`` in dcgan.py, ``Dropout``) subclass
+the torch layer they replace and keep its parameters and state-dict keys, so checkpoints do not
+notice them; ``plain_torch_layers`` turns them back into the torch layers (the benchmark's textbook
+loop runs those, as the PyTorch examples do), and tests/test_models.py checks both give the same
+values and gradients.
 """
 
 from __future__ import annotations
@@ -68,6 +75,52 @@ class MinibatchStd(nn.Module):
         mean_std = std.mean()  # scalar
         extra = mean_std.expand(x.shape[0], 1, *x.shape[2:])  # [N, 1] or [N, 1, H, W]
         return torch.cat([x, extra], dim=1)
+
+
+class WholeInputConv(nn.Conv2d):
+    """A conv whose kernel covers its whole unpadded input (DCGAN D's last layer, [N, C, s0, s0] ->
+    [N, 1, 1, 1]) is a linear layer on the flattened input: computed here as one matrix product,
+    3-4x faster than the conv on the CPU (forward and backward). Any other input takes the ordinary
+    conv path."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if (x.shape[2:] != self.weight.shape[2:] or self.padding != (0, 0) or self.groups != 1
+                or self.dilation != (1, 1)):
+            return super().forward(x)
+        n, w = x.shape[0], self.weight
+        if x.is_contiguous():  # NCHW: flatten in C, H, W order on both sides (views, no copies)
+            out = x.flatten(1) @ w.reshape(self.out_channels, -1).t()
+        else:  # channels-last: flatten in H, W, C order (a view of an NHWC tensor)
+            out = x.permute(0, 2, 3, 1).reshape(n, -1) @ w.permute(0, 2, 3, 1).reshape(self.out_channels, -1).t()
+        if self.bias is not None:
+            out = out + self.bias
+        return out.view(n, self.out_channels, 1, 1)
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose mask on the CPU is drawn as ``uniform >= p``: the same distribution (each
+    value kept with probability 1 - p, kept values scaled by 1 / (1 - p)) in about half the time of
+    torch's Bernoulli draw there. Another random stream than ``nn.Dropout``; other devices, p of 0
+    or 1, and ``inplace`` use ``nn.Dropout`` itself."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        p = self.p
+        if not self.training or x.device.type != "cpu" or self.inplace or not 0.0 < p < 1.0:
+            return super().forward(x)
+        mask = torch.empty_like(x).uniform_().ge_(p).mul_(1.0 / (1.0 - p))
+        return x * mask
+
+
+def plain_torch_layers(module: nn.Module) -> nn.Module:
+    """Turn the faster layer forms in ``module`` back into the torch layers they subclass (in place;
+    parameters untouched) and return ``module``."""
+    from .dcgan import LatentProjection
+
+    plain = {LatentProjection: nn.ConvTranspose2d, WholeInputConv: nn.Conv2d, Dropout: nn.Dropout}
+    for m in module.modules():
+        if type(m) in plain:
+            m.__class__ = plain[type(m)]
+    return module
 
 
 def init_dcgan_weights(module: nn.Module) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .layers import MinibatchStd, check_data, check_labels, check_latent
+from .layers import Dropout, MinibatchStd, check_data, check_labels, check_latent
 from .spec import ModelSpec
 
 _SLOPE = 0.2  # LeakyReLU slope used throughout (Radford et al.; the course reports)
@@ -34,7 +34,7 @@ class MLPGenerator(nn.Module):
         layers: list[nn.Module] = []
         width = spec.z_dim + (spec.embed_dim if spec.num_classes else 0)  # [N, z_dim (+ embed_dim)]
         for hidden in spec.g_hidden:
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(_SLOPE)]  # [N, hidden]
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(_SLOPE, inplace=True)]  # [N, hidden]
             width = hidden
         layers.append(nn.Linear(width, spec.data_dim))  # [N, C*H*W] or [N, 2]
         if not spec.is_points:
@@ -63,9 +63,9 @@ class MLPDiscriminator(nn.Module):
         layers: list[nn.Module] = []
         width = spec.data_dim + (spec.embed_dim if spec.num_classes else 0)  # [N, C*H*W (+ embed_dim)]
         for hidden in spec.d_hidden:
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(_SLOPE)]  # [N, hidden]
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(_SLOPE, inplace=True)]  # [N, hidden]
             if spec.dropout > 0:
-                layers.append(nn.Dropout(spec.dropout))
+                layers.append(Dropout(spec.dropout))
             width = hidden
         if spec.minibatch_std:
             layers.append(MinibatchStd())  # [N, hidden + 1]
