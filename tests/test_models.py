@@ -453,14 +453,19 @@ def test_spec_validation_names_field(kwargs: dict, field: str, allowed: str) -> 
 
 
 @pytest.mark.parametrize("bias", [False, True])
-def test_latent_projection_equals_the_transposed_conv(bias: bool) -> None:
-    """G's first layer computes the transposed conv as a matrix product: same values, same grads."""
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_latent_projection_equals_the_transposed_conv(bias: bool, channels_last: bool) -> None:
+    """G's first layer computes the transposed conv as a matrix product: same values, same grads
+    (with a channels-last weight, the output comes out channels-last)."""
     from playground.models.dcgan import LatentProjection
 
     torch.manual_seed(0)
     fast = LatentProjection(12, 8, 7, 1, 0, bias=bias)
     plain = nn.ConvTranspose2d(12, 8, 7, 1, 0, bias=bias)
     plain.load_state_dict(fast.state_dict())
+    if channels_last:
+        fast = fast.to(memory_format=torch.channels_last)
+        assert fast(torch.randn(2, 12, 1, 1)).is_contiguous(memory_format=torch.channels_last)
     z = torch.randn(5, 12, 1, 1)
     out_fast, out_plain = fast(z), plain(z)
     assert out_fast.shape == (5, 8, 7, 7)

@@ -146,13 +146,14 @@ def test_bad_run_key_in_the_url_is_refused_politely(with_runs):
 
 
 # ----------------------------------------------------------------------------- control
-def test_a_replaced_grid_stays_fetchable_until_the_next_full_run():
-    """A slow browser may still ask for the grid that a new epoch just replaced: three full runs
-    of one session, as Streamlit's script runner drives its media store, showing epochs 2, 1, 0."""
+def test_replaced_grids_stay_fetchable_for_a_few_epochs():
+    """A slow browser may still ask for a grid that newer epochs replaced: one session's page shows
+    ten epochs, in fragment reruns (the live Watch page) and full runs, driven as Streamlit's script
+    runner drives its real media store."""
     from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-    from playground.ui.widgets import hold_previous
+    from playground.ui.widgets import HELD_GRIDS, hold_recent
 
     storage = MemoryMediaFileStorage("/media")
     mgr, state, ids = MediaFileManager(storage), {}, []
@@ -164,20 +165,21 @@ def test_a_replaced_grid_stays_fetchable_until_the_next_full_run():
         except Exception:
             return False
 
-    for grid in (b"grid of epoch 2", b"grid of epoch 1", b"grid of epoch 0"):
-        mgr.clear_session_refs()                          # the start of a full run
+    def show(grid: bytes, full_run: bool) -> None:
+        if full_run:
+            mgr.clear_session_refs()                      # the start of a full run
         ids.append(mgr.add(grid, "image/png", "1.(0.1).2").rsplit("/", 1)[-1].split(".")[0])  # st.image
-        hold_previous(state, "run-a::768", grid, mgr)
-        mgr.remove_orphaned_files()                       # the end of the run
-    assert served(ids[2]) and served(ids[1])              # the one shown and the one before
-    assert not served(ids[0])                             # but not every earlier one
-    mgr.clear_session_refs()
-    ids.append(mgr.add(b"grid of epoch 0", "image/png", "1.(0.1).2").rsplit("/", 1)[-1].split(".")[0])
-    hold_previous(state, "run-a::768", b"grid of epoch 0", mgr)   # the same grid again: nothing held
-    mgr.remove_orphaned_files()
-    assert served(ids[2]) and not served(ids[1])
-    hold_previous(state, "run-b::768", b"x", None)           # outside a server: only remembered
-    assert state["_grid_shown::run-b::768"] == b"x"
+        hold_recent(state, "run-a::768", grid, mgr)
+        mgr.remove_orphaned_files()                       # the end of the (fragment) run
+
+    for epoch in range(10):
+        show(b"grid of epoch %d" % epoch, full_run=epoch % 4 == 0)
+        assert [served(i) for i in ids] == [e >= epoch - HELD_GRIDS for e in range(epoch + 1)], epoch
+    show(b"grid of epoch 9", full_run=True)               # the same grid again: nothing more held
+    assert [served(i) for i in ids[:-1]] == [e >= 9 - HELD_GRIDS for e in range(10)]
+    assert len(state["_grids_shown::run-a::768"]) == HELD_GRIDS + 1
+    hold_recent(state, "run-b::768", b"x", None)          # outside a server: only remembered
+    assert state["_grids_shown::run-b::768"] == [b"x"]
 
 
 def test_pause_stop_and_live_settings_reach_the_control_file(with_runs):

@@ -74,8 +74,12 @@ class LatentProjection(nn.ConvTranspose2d):
     def forward(self, x: Tensor, output_size=None) -> Tensor:
         if x.shape[2:] != (1, 1) or output_size is not None:
             return super().forward(x, output_size)
-        n, (c_out, kh, kw) = x.shape[0], self.weight.shape[1:]
-        out = (x.flatten(1) @ self.weight.flatten(1)).view(n, c_out, kh, kw)
+        n, (c_out, kh, kw), w = x.shape[0], self.weight.shape[1:], self.weight
+        if w.is_contiguous() or kh * kw == 1:
+            out = (x.flatten(1) @ w.reshape(w.shape[0], -1)).view(n, c_out, kh, kw)
+        else:  # a channels-last weight: the product comes out channels-last too (views, no copies)
+            out = (x.flatten(1) @ w.permute(0, 2, 3, 1).reshape(w.shape[0], -1)).view(n, kh, kw, c_out)
+            out = out.permute(0, 3, 1, 2)
         return out if self.bias is None else out + self.bias[:, None, None]
 
 

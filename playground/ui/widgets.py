@@ -36,25 +36,33 @@ def grid_png(path: Path, width: int = exports.DISPLAY_WIDTH) -> bytes | None:
         return None
 
 
-def hold_previous(state, place: str, data: bytes, media_file_mgr) -> None:
-    """Keep the grid this session showed last at ``place`` in Streamlit's media store a while longer.
+HELD_GRIDS = 6  # earlier grids each session keeps fetchable per place (see hold_recent)
 
-    Streamlit serves an image from memory and drops it as soon as no session shows it. When a new
-    epoch replaces a grid on every open page at about the same time, a browser slowed down (a
-    busy classroom server, a weak laptop) may ask for the old grid after it was dropped and get a
-    404 (a broken image until the next update). Registering the previous grid as this session's
-    under a place of its own keeps it until the session's next full run, when it is replaced by
-    the then previous one: at most one extra image per place and session. ``state`` is the
-    session's state; ``media_file_mgr`` Streamlit's (None: do nothing)."""
-    name = f"_grid_shown::{place}"
-    prev = state.get(name)
-    state[name] = data
-    if media_file_mgr is None or prev is None or prev == data:
+
+def hold_recent(state, place: str, data: bytes, media_file_mgr, keep: int = HELD_GRIDS) -> None:
+    """Keep the last ``keep`` grids this session showed at ``place`` before ``data`` in Streamlit's
+    media store.
+
+    Streamlit serves an image from memory and drops it as soon as no session shows it. While a run
+    trains, every open page replaces its grid each epoch; a browser slowed down (a busy classroom
+    server, a weak laptop) may ask for a grid a few epochs after it was replaced and get a 404 (a
+    broken image until the next update). Registering the earlier grids as this session's, under
+    places of their own, keeps them: on every call, since a full run of the page clears the
+    session's media. At most ``keep`` extra images per place and session, shared between sessions
+    (the store keeps one copy of identical files). ``state`` is the session's state;
+    ``media_file_mgr`` Streamlit's (None: only remember)."""
+    name = f"_grids_shown::{place}"
+    shown = state.get(name) or []  # newest last; the grid shown now is the last one
+    if not shown or shown[-1] != data:
+        shown = [*shown, data][-(keep + 1):]
+        state[name] = shown
+    if media_file_mgr is None:
         return
-    try:
-        media_file_mgr.add(prev, "image/png", f"gan-playground-previous::{place}")
-    except Exception:  # an internal API: without it, only this protection is lost
-        pass
+    for i, old in enumerate(shown[:-1]):
+        try:
+            media_file_mgr.add(old, "image/png", f"gan-playground-held::{place}::{i}")
+        except Exception:  # an internal API: without it, only this protection is lost
+            return
 
 
 def _media_file_mgr():
@@ -74,7 +82,7 @@ def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exp
     if data is None:
         target.info(f"No sample grid for epoch {epoch} yet.")
         return False
-    hold_previous(st.session_state, f"{run.path}::{width}", data, _media_file_mgr())
+    hold_recent(st.session_state, f"{run.path}::{width}", data, _media_file_mgr())
     # PNG as it is: Streamlit's "auto" would re-encode it as a JPEG for every page view, smearing
     # the crisp enlarged pixels and costing the server a decode and an encode each time.
     target.image(data, caption=caption, width="stretch", output_format="PNG")
