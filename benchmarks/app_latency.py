@@ -93,11 +93,14 @@ def time_redraws(runs: dict[str, Run], n: int) -> dict:
 
 
 def start_training(tmp: Path) -> subprocess.Popen:
-    """A classroom run in its own process, as the dashboard starts one."""
+    """A classroom run in its own process, as the dashboard starts one: every core ("auto"
+    threads) at the job manager's lower priority."""
+    from playground.worker import WORKER_NICE
+
     return subprocess.Popen([sys.executable, "-m", "playground", "train", "--preset", "classroom",
                              "--run-dir", str(tmp / "training"), "--epochs", "50", "--quiet"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: os.nice(WORKER_NICE))
 
 
 # ----------------------------------------------------------------------------- 2. watch-page poll
