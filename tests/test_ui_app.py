@@ -182,6 +182,50 @@ def test_replaced_grids_stay_fetchable_for_a_few_epochs():
     assert state["_grids_shown::run-b::768"] == [b"x"]
 
 
+def test_grids_any_page_showed_stay_fetchable_for_a_while():
+    """The server-wide holder: a grid stays in the real media store for HOLD_SECONDS after any page
+    last showed it, whatever the sessions do meanwhile (newer epochs, full reruns, a session that
+    ends), and no longer; at most ``most`` are held."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage, _calculate_file_id
+
+    from playground.ui.widgets import GridHolder
+
+    storage = MemoryMediaFileStorage("/media")
+    mgr, now = MediaFileManager(storage), [0.0]
+    holder = GridHolder(seconds=60, most=5, clock=lambda: now[0])
+
+    def served(grid: bytes) -> bool:
+        try:
+            storage.get_file(_calculate_file_id(grid, "image/png"))
+            return True
+        except Exception:
+            return False
+
+    def show(grid: bytes) -> None:                        # one (fragment) run of a session
+        mgr.add(grid, "image/png", "1.(0.1).2")            # what st.image registers
+        assert holder.hold(mgr, grid)
+        mgr.remove_orphaned_files()                       # the end of the run
+
+    for epoch in range(3):
+        now[0] = 10.0 * epoch
+        show(b"grid of epoch %d" % epoch)
+    mgr.clear_session_refs()                              # the session ends (or reruns in full)
+    mgr.remove_orphaned_files()
+    assert all(served(b"grid of epoch %d" % e) for e in range(3))
+    now[0] = 65.0                                         # epoch 0 was shown 65 s ago, 1 and 2 later
+    show(b"grid of epoch 3")
+    assert not served(b"grid of epoch 0")
+    assert all(served(b"grid of epoch %d" % e) for e in (1, 2, 3))
+    for epoch in range(4, 9):                             # more than `most` within the minute
+        now[0] = 66.0 + epoch
+        show(b"grid of epoch %d" % epoch)
+    mgr.clear_session_refs()
+    mgr.remove_orphaned_files()
+    assert [served(b"grid of epoch %d" % e) for e in range(1, 9)] == [False] * 3 + [True] * 5
+    assert not GridHolder().hold(object(), b"x")          # another media store: says so, no error
+
+
 def test_pause_stop_and_live_settings_reach_the_control_file(with_runs):
     runs, _ = with_runs
     run = Run(runs / "mnist")

@@ -3,6 +3,9 @@ per-session metric cache, and links between pages carrying the run in the URL.""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -36,7 +39,61 @@ def grid_png(path: Path, width: int = exports.DISPLAY_WIDTH) -> bytes | None:
         return None
 
 
-HELD_GRIDS = 6  # earlier grids each session keeps fetchable per place (see hold_recent)
+HOLD_SECONDS = 120.0  # a grid any page showed stays fetchable this long (see GridHolder)
+HOLD_MOST = 200       # and at most this many such grids are held (a few MB)
+
+
+class GridHolder:
+    """Keeps every grid any page showed in the last ``seconds`` in Streamlit's media store.
+
+    Streamlit serves an image from memory and drops it as soon as no session shows it. While a run
+    trains, every open page replaces its grid each epoch; a browser slowed down (a busy classroom
+    server, a weak laptop, a page that reconnects) may ask for a grid some epochs after it was
+    replaced, or after its session ended, and get a 404: a broken image until the next update.
+    The holder registers each grid shown under a holder of its own (not a session, so no session's
+    end or full rerun drops it) and lets it go ``seconds`` after it was last shown, or when more
+    than ``most`` are held. Identical grids are stored once, whoever shows them.
+
+    It uses the media store's internals (``_lock``, ``_storage``, ``_file_metadata``,
+    ``_files_by_session_and_coord``); ``hold`` returns False when they are not there, and the
+    caller falls back to ``hold_recent`` (public API, per session)."""
+
+    HOLDER = "gan-playground-recent-grids"
+
+    def __init__(self, seconds: float = HOLD_SECONDS, most: int = HOLD_MOST, clock=time.monotonic):
+        self.seconds, self.most, self.clock = seconds, most, clock
+        self.shown: OrderedDict[str, float] = OrderedDict()  # file id -> when last shown, oldest first
+        self._lock = threading.Lock()
+
+    def hold(self, media_file_mgr, data: bytes) -> bool:
+        try:
+            from streamlit.runtime.media_file_manager import MediaFileMetadata
+            from streamlit.runtime.media_file_storage import MediaFileKind
+
+            mgr = media_file_mgr
+            with self._lock, mgr._lock:
+                file_id = mgr._storage.load_and_get_id(data, "image/png", MediaFileKind.MEDIA, None)
+                mgr._file_metadata.setdefault(file_id, MediaFileMetadata(kind=MediaFileKind.MEDIA))
+                refs = mgr._files_by_session_and_coord[self.HOLDER]
+                refs[file_id] = file_id
+                now = self.clock()
+                self.shown[file_id] = now
+                self.shown.move_to_end(file_id)
+                while self.shown:
+                    oldest, shown_at = next(iter(self.shown.items()))
+                    if len(self.shown) <= self.most and now - shown_at <= self.seconds:
+                        break
+                    del self.shown[oldest]
+                    refs.pop(oldest, None)  # collected by Streamlit once no session shows it
+            return True
+        except Exception:  # another Streamlit: only this protection is lost
+            return False
+
+
+_GRID_HOLDER = GridHolder()
+
+
+HELD_GRIDS = 6  # earlier grids each session keeps fetchable per place (hold_recent, the fallback)
 
 
 def hold_recent(state, place: str, data: bytes, media_file_mgr, keep: int = HELD_GRIDS) -> None:
@@ -82,7 +139,9 @@ def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exp
     if data is None:
         target.info(f"No sample grid for epoch {epoch} yet.")
         return False
-    hold_recent(st.session_state, f"{run.path}::{width}", data, _media_file_mgr())
+    mgr = _media_file_mgr()
+    if mgr is not None and not _GRID_HOLDER.hold(mgr, data):
+        hold_recent(st.session_state, f"{run.path}::{width}", data, mgr)
     # PNG as it is: Streamlit's "auto" would re-encode it as a JPEG for every page view, smearing
     # the crisp enlarged pixels and costing the server a decode and an encode each time.
     target.image(data, caption=caption, width="stretch", output_format="PNG")
