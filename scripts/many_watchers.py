@@ -109,7 +109,7 @@ def watch(url: str, run_key: str, pages: int, seconds: float, server_pid: int) -
                     ws.on("framereceived", lambda _: rec.__setitem__("received", rec["received"] + 1))
                 page.on("websocket", on_ws)
                 t_open = time.monotonic()
-                page.goto(f"{url}/watch?run={run_key}", wait_until="domcontentloaded", timeout=60_000)
+                page.goto(f"{url}/watch?run={run_key}", wait_until="domcontentloaded", timeout=180_000)
                 rec["open_s"] = round(time.monotonic() - t_open, 2)
                 opened.append((page, rec))
             for page, _ in opened:  # every page has drawn the Watch page once
