@@ -89,7 +89,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     # speed modes (README "Speed"; playground/speed.py resolves them per device)
-    threads: int = 0                # CPU threads for torch (0 = auto: all physical cores but one)
+    threads: int = 0                # CPU threads for torch (0 = auto: all physical cores, shared among job slots)
     precision: str = "auto"         # auto: bf16 autocast on CUDA, fp32 elsewhere
     channels_last: bool = True      # NHWC convolutions (DCGAN) on CUDA and the CPU
     fused_adam: bool = True         # Adam as one fused kernel per step
@@ -367,7 +367,7 @@ _HELP = {
     "replay_size": "how many older fakes the replay buffer keeps",
     "seed": "random seed (same seed, same first sample grid on the CPU)",
     "device": "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
-    "threads": "CPU threads for training (0 = auto: all physical cores but one, at least 1)",
+    "threads": "CPU threads for training (0 = auto: all physical cores, shared among runs training at once)",
     "precision": "auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16",
     "channels_last": "channels-last (NHWC) memory layout for DCGAN's convolutions on CUDA and the CPU",
     "fused_adam": "Adam as one fused kernel per step (off: PyTorch's for-each Adam)",
