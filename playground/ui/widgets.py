@@ -97,17 +97,10 @@ HELD_GRIDS = 6  # earlier grids each session keeps fetchable per place (hold_rec
 
 
 def hold_recent(state, place: str, data: bytes, media_file_mgr, keep: int = HELD_GRIDS) -> None:
-    """Keep the last ``keep`` grids this session showed at ``place`` before ``data`` in Streamlit's
-    media store.
-
-    Streamlit serves an image from memory and drops it as soon as no session shows it. While a run
-    trains, every open page replaces its grid each epoch; a browser slowed down (a busy classroom
-    server, a weak laptop) may ask for a grid a few epochs after it was replaced and get a 404 (a
-    broken image until the next update). Registering the earlier grids as this session's, under
-    places of their own, keeps them: on every call, since a full run of the page clears the
-    session's media. At most ``keep`` extra images per place and session, shared between sessions
-    (the store keeps one copy of identical files). ``state`` is the session's state;
-    ``media_file_mgr`` Streamlit's (None: only remember)."""
+    """The fallback of ``GridHolder`` (same purpose, public API only): keep the last ``keep`` grids
+    this session showed at ``place`` before ``data`` in Streamlit's media store, registered as this
+    session's under places of their own on every call (a full run of the page clears the session's
+    media). ``state`` is the session's state; ``media_file_mgr`` Streamlit's (None: only remember)."""
     name = f"_grids_shown::{place}"
     shown = state.get(name) or []  # newest last; the grid shown now is the last one
     if not shown or shown[-1] != data:
