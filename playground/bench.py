@@ -15,14 +15,19 @@ The project side is the real ``Trainer._train_epoch`` on a run folder, with the 
 every speed default (``playground/speed.py``), metric lines and status writes included; only the
 end-of-epoch outputs (grid, snapshot, checkpoint) are left out, as they are from the reference.
 
-Also reported: the model's FLOPs per image for one textbook G+D step (``FlopCounterMode``), and what
-share of a measured matmul peak of the device each loop achieves with that count (the better of
-two measurements, before and after the models).
+Also reported: the FLOPs per image of one step of each loop (``FlopCounterMode``: matrix products
+and convolutions), and what share of a measured matmul peak of the device each loop achieves with
+its own count (the better of two measurements, before and after the models). The project's count is
+lower than the textbook's by D's weight gradients in G's update, which the project does not compute
+(they would be thrown away), so its share is of the work it does, not of the textbook's. And a bound:
+the images/s the project's step would reach if its matrix products and convolutions, each timed on
+its own with its inputs hot in cache, were all it did.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -36,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from . import speed
 from .config import TrainConfig
@@ -135,10 +141,10 @@ class Textbook:
 class Project:
     """A real Trainer on a temporary run folder; ``steps(k)`` runs one k-step epoch of its loop."""
 
-    def __init__(self, cfg: TrainConfig, device, tmp: Path, k: int):
+    def __init__(self, cfg: TrainConfig, device, tmp: Path, k: int, tag: str = ""):
         data = load_dataset(cfg.dataset, image_size=cfg.image_size or None, channels=cfg.channels or None,
                             max_images=k * cfg.batch_size, seed=cfg.seed, source="bundled", device=device)
-        run = Run(tmp / f"{cfg.preset}-{k}")
+        run = Run(tmp / f"{cfg.preset}-{k}{tag}")
         run.create(cfg)
         self.trainer = Trainer(run, cfg, data, device, Hooks(on_status=lambda st: run.write_status(**st)))
         self.trainer._end_of_epoch_outputs = lambda epoch, stats: stats[0].tolist()  # no grid/checkpoint
@@ -179,6 +185,70 @@ def flops_per_image(tb: Textbook) -> float:
     return fc.get_total_flops() / tb.cfg.batch_size
 
 
+# aten ops that carry a step's arithmetic: matrix products and convolutions
+HEAVY_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm", "convolution", "convolution_backward"})
+
+
+class _HeavyOpRecorder(TorchDispatchMode):
+    """Records each heavy op a step calls, with its arguments as (shape, stride, dtype, device)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[tuple] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func.overloadpacket.__name__ in HEAVY_OPS:
+            describe = lambda a: (("tensor", tuple(a.shape), a.stride(), a.dtype, a.device)  # noqa: E731
+                                  if isinstance(a, torch.Tensor) else a)
+            self.calls.append((func, [describe(a) for a in args], {k: describe(v) for k, v in kwargs.items()}))
+        return func(*args, **kwargs)
+
+
+def _materialise(a):
+    if isinstance(a, tuple) and a and a[0] == "tensor":
+        _, shape, stride, dtype, device = a
+        return torch.empty_strided(shape, stride, dtype=dtype, device=device).normal_()
+    return a
+
+
+def time_heavy_ops_alone(calls, device, repeats: int = 7) -> float:
+    """Seconds the recorded ops take when each runs on its own (median of ``repeats`` after a warm-up
+    call, inputs hot in cache): what one step would cost if nothing else did."""
+    total = 0.0
+    for func, args, kwargs in calls:
+        a = [_materialise(x) for x in args]
+        kw = {k: _materialise(v) for k, v in kwargs.items()}
+        func(*a, **kw)
+        sync(device)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            func(*a, **kw)
+            sync(device)
+            times.append(time.perf_counter() - t)
+        total += statistics.median(times)
+    return total
+
+
+def project_step_work(cfg: TrainConfig, device, tmp: Path) -> dict:
+    """One step of the project's loop (uncompiled: the same arithmetic), measured two ways: its FLOPs
+    per image (``FlopCounterMode``) and the images/s it would reach if its matrix products and
+    convolutions, each timed alone, were all it did (``heavy_ops_alone_images_per_s``: a bound the
+    real step, with its optimizer and element-wise work, cannot reach)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    proj = Project(dataclasses.replace(cfg, compile=False), device, tmp, 1, tag="-work")
+    proj.run_epoch()  # first calls out of the way
+    with FlopCounterMode(display=False) as fc:
+        proj.run_epoch()
+    with _HeavyOpRecorder() as rec:
+        proj.run_epoch()
+    alone = time_heavy_ops_alone(rec.calls, device)
+    return {"flops_per_image": fc.get_total_flops() / cfg.batch_size, "heavy_ops": len(rec.calls),
+            "heavy_ops_alone_s": alone, "heavy_ops_alone_images_per_s": cfg.batch_size / max(alone, 1e-12)}
+
+
 def device_name(device) -> str:
     if device.type == "cuda":
         return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(device).lower()).strip("-")
@@ -208,6 +278,8 @@ def bench_model(name, tb: Textbook, args, device, tmp, default_threads, log):
     k = max(2, min(200, round(args.window_s / max(time.perf_counter() - t, 1e-6))))
     proj = Project(cfg, device, tmp, k)
     plan = proj.trainer.speed
+    torch.set_num_threads(plan.threads or default_threads)
+    work = project_step_work(cfg, device, tmp)
 
     def window(which: str) -> float:
         if which == "reference":
@@ -234,6 +306,9 @@ def bench_model(name, tb: Textbook, args, device, tmp, default_threads, log):
                "dropout", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "weight_decay")} | over,
            "steps_per_window": k, "textbook_threads": ref_threads, "textbook_workers": args.workers,
            "project_speed": plan.describe(), "flops_per_image": flops,
+           "project_flops_per_image": work["flops_per_image"],
+           "project_heavy_ops_per_step": work["heavy_ops"],
+           "project_heavy_ops_alone_images_per_s": work["heavy_ops_alone_images_per_s"],
            "textbook_images_per_s": ref, "project_images_per_s": own,
            "textbook_median": statistics.median(ref), "project_median": statistics.median(own),
            "ratio_median_of_pairs": statistics.median(ratios), "ratios": ratios}
@@ -244,14 +319,17 @@ def bench_model(name, tb: Textbook, args, device, tmp, default_threads, log):
 
 def table(results: dict, peaks: dict) -> str:
     peak = peaks.get("fp32", 0)
-    lines = ["| model | batch | textbook img/s | project img/s | ratio | GFLOP/img | textbook % of peak | "
-             "project % of peak |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | batch | textbook img/s | project img/s | ratio | GFLOP/img textbook | GFLOP/img project | "
+             "textbook % of peak | project % of peak | project's products alone img/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        f = r["flops_per_image"]
-        share = [100 * f * r[k] / peak if peak else float("nan") for k in ("textbook_median", "project_median")]
+        f, g = r["flops_per_image"], r["project_flops_per_image"]
+        share = [100 * n * r[k] / peak if peak else float("nan")
+                 for n, k in ((f, "textbook_median"), (g, "project_median"))]
         lines.append(f"| {name} | {r['config']['batch_size']} | {r['textbook_median']:.0f} | "
-                     f"{r['project_median']:.0f} | **{r['ratio_median_of_pairs']:.2f}×** | {f / 1e9:.3f} | "
-                     f"{share[0]:.1f} | {share[1]:.1f} |")
+                     f"{r['project_median']:.0f} | **{r['ratio_median_of_pairs']:.2f}×** | {f / 1e9:.4f} | "
+                     f"{g / 1e9:.4f} | {share[0]:.1f} | {share[1]:.1f} | "
+                     f"{r['project_heavy_ops_alone_images_per_s']:.0f} |")
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ number generator in the same order as the Trainer. Each speed mode of the Traine
 must reproduce its per-step losses: tightly for the exact modes, loosely for bf16.
 """
 
+import argparse
 import math
 
 import pytest
@@ -236,4 +237,17 @@ def test_bench_reports_both_loops(tmp_path, monkeypatch):
     r = json.loads(out.read_text())["models"]["mlp-28"]
     assert r["textbook_median"] > 0 and r["project_median"] > 0 and r["ratio_median_of_pairs"] > 0
     assert r["project_speed"]["fused_adam"] and r["flops_per_image"] > 1e6
+    # Each loop's share of the peak uses its own count: the project's step does the textbook's
+    # matrix products except D's weight gradients in G's update (2 FLOPs per weight and image).
+    cfg, info = bench.model_config("mlp-28", argparse.Namespace(batch=8, overrides={}), torch.device("cpu"))
+    _, D = build_models(model_spec(cfg, info))
+    d_weights = sum(m.weight.numel() for m in D.modules() if isinstance(m, torch.nn.Linear))
+    assert r["flops_per_image"] - r["project_flops_per_image"] == 2 * d_weights
+    # The bound "products alone" replays exactly the step's matrix products: D's update runs D
+    # forward, its weight gradients and the input gradients of all but its first layer; G's forward;
+    # G's update runs D forward and D's input gradients (no weight gradients), then G's weight
+    # gradients and the input gradients of all but G's first layer.
+    ld, lg = len(cfg.d_hidden) + 1, len(cfg.g_hidden) + 1
+    assert r["project_heavy_ops_per_step"] == (3 * ld - 1) + lg + 2 * ld + (2 * lg - 1)
+    assert r["project_heavy_ops_alone_images_per_s"] > r["project_median"]
     assert bench.main(["--models", "nope"]) == 2
