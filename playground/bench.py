@@ -139,7 +139,7 @@ class Textbook:
 
 # ----------------------------------------------------------------------------- the project's loop
 class Project:
-    """A real Trainer on a temporary run folder; ``steps(k)`` runs one k-step epoch of its loop."""
+    """A real Trainer on a temporary run folder; ``run_epoch()`` runs one k-step epoch of its loop."""
 
     def __init__(self, cfg: TrainConfig, device, tmp: Path, k: int, tag: str = ""):
         data = load_dataset(cfg.dataset, image_size=cfg.image_size or None, channels=cfg.channels or None,
@@ -199,10 +199,12 @@ class _HeavyOpRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func.overloadpacket.__name__ in HEAVY_OPS:
-            describe = lambda a: (("tensor", tuple(a.shape), a.stride(), a.dtype, a.device)  # noqa: E731
-                                  if isinstance(a, torch.Tensor) else a)
-            self.calls.append((func, [describe(a) for a in args], {k: describe(v) for k, v in kwargs.items()}))
+            self.calls.append((func, [_describe(a) for a in args], {k: _describe(v) for k, v in kwargs.items()}))
         return func(*args, **kwargs)
+
+
+def _describe(a):
+    return ("tensor", tuple(a.shape), a.stride(), a.dtype, a.device) if isinstance(a, torch.Tensor) else a
 
 
 def _materialise(a):
