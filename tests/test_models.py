@@ -529,6 +529,29 @@ def test_dropout_keeps_one_minus_p_and_scales() -> None:
     torch.manual_seed(1)
     assert torch.equal(a, d(x))                                   # seeded: reproducible
     assert not torch.equal(a, d(x))                               # and a new mask each call
+    state = torch.get_rng_state()                                 # a checkpoint's saved RNG state
+    b = d(x)
+    torch.set_rng_state(state)
+    assert torch.equal(b, d(x))                                   # reproduces the mask after it
+
+
+def test_dropout_mask_words_are_independent_and_exact() -> None:
+    """layers.keep_mask takes two 32-bit words from each 64-bit draw: neighbours (the two halves of
+    one draw) are kept independently; the threshold gives 1 - p to within 2**-33; odd sizes work."""
+    from playground.models.layers import Dropout, keep_mask
+
+    torch.manual_seed(0)
+    m = keep_mask(torch.Size([500, 400]), 0.5) > 0                # 200k values, 100k neighbour pairs
+    both = (m[:, 0::2] & m[:, 1::2]).float().mean().item()
+    assert abs(both - 0.25) < 0.006                               # std of the rate 0.0014
+    assert abs(m.float().mean().item() - 0.5) < 0.005
+    odd = keep_mask(torch.Size([3, 5, 7]), 0.25)
+    assert odd.shape == (3, 5, 7) and odd.dtype == torch.float32
+    assert set(odd.unique().tolist()) <= {0.0, torch.tensor(1.0 / 0.75).item()}
+    assert keep_mask(torch.Size([1000]), 2.0**-40).min().item() == 1.0   # below the resolution: all kept
+    x64 = torch.ones(200, 500, dtype=torch.float64)               # other dtypes: nn.Dropout's own draw
+    out = Dropout(0.3)(x64)
+    assert out.dtype == torch.float64 and abs((out != 0).double().mean().item() - 0.7) < 0.005
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
