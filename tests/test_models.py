@@ -549,6 +549,10 @@ def test_dropout_mask_words_are_independent_and_exact() -> None:
     assert odd.shape == (3, 5, 7) and odd.dtype == torch.float32
     assert set(odd.unique().tolist()) <= {0.0, torch.tensor(1.0 / 0.75).item()}
     assert keep_mask(torch.Size([1000]), 2.0**-40).min().item() == 1.0   # below the resolution: all kept
+    cl = torch.ones(8, 3, 5, 7).contiguous(memory_format=torch.channels_last)
+    out = Dropout(0.5)(cl)                                        # a channels-last input stays so
+    assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+    assert set(out.unique().tolist()) <= {0.0, 2.0} and 0 < (out == 0).sum() < out.numel()
     x64 = torch.ones(200, 500, dtype=torch.float64)               # other dtypes: nn.Dropout's own draw
     out = Dropout(0.3)(x64)
     assert out.dtype == torch.float64 and abs((out != 0).double().mean().item() - 0.7) < 0.005

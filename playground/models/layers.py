@@ -116,6 +116,9 @@ class Dropout(nn.Dropout):
         if (not self.training or x.device.type != "cpu" or x.dtype != torch.float32 or self.inplace
                 or not 0.0 < p < 1.0):
             return super().forward(x)
+        if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            n, c, h, w = x.shape   # the mask in x's own layout: mixed layouts multiply 3x slower
+            return x * keep_mask(torch.Size((n, h, w, c)), p).permute(0, 3, 1, 2)
         return x * keep_mask(x.shape, p)
 
 
