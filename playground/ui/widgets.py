@@ -179,12 +179,9 @@ def run_card(ref: RunRef, image_width: int = 600) -> None:
             show_grid(ref.run, epochs[-1], caption=f"Generated after epoch {epochs[-1]}", width=image_width)
         else:
             st.info("No samples yet: the first grid appears when training starts.")
-        cols = st.columns(3)
-        with cols[0]:
+        with st.container(horizontal=True):   # each link as wide as its label, wrapping on narrow cards
             page_link("watch", "Watch", ref.key, icon=":material/monitoring:")
-        with cols[1]:
             page_link("explore", "Explore", ref.key, icon=":material/tune:")
-        with cols[2]:
             if s.dataset in TOY_NAMES:
                 page_link("toy", "2D view", ref.key, icon=":material/scatter_plot:")
 
