@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import N_
 from .config import ConfigError, TrainConfig
 
 _MLP = dict(arch="mlp", g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256), dropout=0.3)
@@ -45,68 +46,68 @@ def _p(name, title, description, *bases: dict, **overrides) -> Preset:
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
-    _p("classroom", "Classroom: DCGAN on Fashion-MNIST in minutes",
-       "A small DCGAN on the bundled Fashion-MNIST subset, sized so a 2-core laptop CPU shows "
-       "recognisable clothes within a few minutes.",
+    _p("classroom", N_("Classroom: DCGAN on Fashion-MNIST in minutes"),
+       N_("A small DCGAN on the bundled Fashion-MNIST subset, sized so a 2-core laptop CPU shows "
+       "recognisable clothes within a few minutes."),
        # Batch 32: twice the updates per image; on a 2-core CPU it reached the "recognisable"
        # quality (README "Speed") after ~100 s instead of ~140 s with batch 64.
        _DCGAN, _ADAM, dataset="fashion-mnist", g_filters=32, d_filters=32, batch_size=32,
        epochs=8, z_dim=64, log_every=20),
-    _p("gan-mnist", "GAN (MLP) on MNIST",
-       "The fully connected GAN of Goodfellow et al. (2014) with the non-saturating loss.",
+    _p("gan-mnist", N_("GAN (MLP) on MNIST"),
+       N_("The fully connected GAN of Goodfellow et al. (2014) with the non-saturating loss."),
        _MLP, _ADAM, dataset="mnist", epochs=50),
-    _p("gan-fashion", "GAN (MLP) on Fashion-MNIST",
-       "The fully connected GAN of Goodfellow et al. (2014) on clothing images.",
+    _p("gan-fashion", N_("GAN (MLP) on Fashion-MNIST"),
+       N_("The fully connected GAN of Goodfellow et al. (2014) on clothing images."),
        _MLP, _ADAM, dataset="fashion-mnist", epochs=50),
-    _p("dcgan-mnist", "DCGAN on MNIST",
-       "The convolutional GAN of Radford et al. (2015) on handwritten digits.",
+    _p("dcgan-mnist", N_("DCGAN on MNIST"),
+       N_("The convolutional GAN of Radford et al. (2015) on handwritten digits."),
        _DCGAN, _ADAM, dataset="mnist", epochs=25),
-    _p("dcgan-fashion", "DCGAN on Fashion-MNIST",
-       "The convolutional GAN of Radford et al. (2015) on clothing images.",
+    _p("dcgan-fashion", N_("DCGAN on Fashion-MNIST"),
+       N_("The convolutional GAN of Radford et al. (2015) on clothing images."),
        _DCGAN, _ADAM, dataset="fashion-mnist", epochs=25),
-    _p("cgan-mnist", "Conditional GAN on MNIST",
-       "Mirza and Osindero (2014): G and D see the digit label, so you can ask for a digit.",
+    _p("cgan-mnist", N_("Conditional GAN on MNIST"),
+       N_("Mirza and Osindero (2014): G and D see the digit label, so you can ask for a digit."),
        _MLP, _ADAM, dataset="mnist", conditional=True, epochs=50),
-    _p("cgan-fashion", "Conditional GAN on Fashion-MNIST",
-       "A conditional fully connected GAN: ask for trousers, get trousers.",
+    _p("cgan-fashion", N_("Conditional GAN on Fashion-MNIST"),
+       N_("A conditional fully connected GAN: ask for trousers, get trousers."),
        _MLP, _ADAM, dataset="fashion-mnist", conditional=True, epochs=50),
-    _p("wgan-gp-mnist", "WGAN-GP on MNIST",
-       "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017) on a DCGAN-shaped critic.",
+    _p("wgan-gp-mnist", N_("WGAN-GP on MNIST"),
+       N_("Wasserstein GAN with gradient penalty (Gulrajani et al. 2017) on a DCGAN-shaped critic."),
        _DCGAN, _WGAN, dataset="mnist", batch_size=64, epochs=25),
-    _p("wgan-gp-fashion", "WGAN-GP on Fashion-MNIST",
-       "Wasserstein GAN with gradient penalty on clothing images: a critic score, not a probability.",
+    _p("wgan-gp-fashion", N_("WGAN-GP on Fashion-MNIST"),
+       N_("Wasserstein GAN with gradient penalty on clothing images: a critic score, not a probability."),
        _DCGAN, _WGAN, dataset="fashion-mnist", batch_size=64, epochs=25),
-    _p("report1-gan-fashion", "Course report 1: GAN on Fashion-MNIST",
-       "The first course report's MLP GAN: Adam 2e-4, betas 0.5/0.999, weight decay 1e-5, batch "
-       "128, BCE, 100 epochs. Compare with report1-dcgan-fashion.",
+    _p("report1-gan-fashion", N_("Course report 1: GAN on Fashion-MNIST"),
+       N_("The first course report's MLP GAN: Adam 2e-4, betas 0.5/0.999, weight decay 1e-5, batch "
+       "128, BCE, 100 epochs. Compare with report1-dcgan-fashion."),
        _MLP, _ADAM, dataset="fashion-mnist", weight_decay=1e-5, epochs=100),
-    _p("report1-dcgan-fashion", "Course report 1: DCGAN on Fashion-MNIST",
-       "The first course report's DCGAN with the same optimiser settings as its GAN, 100 epochs.",
+    _p("report1-dcgan-fashion", N_("Course report 1: DCGAN on Fashion-MNIST"),
+       N_("The first course report's DCGAN with the same optimiser settings as its GAN, 100 epochs."),
        _DCGAN, _ADAM, dataset="fashion-mnist", weight_decay=1e-5, epochs=100),
-    _p("dcgan-tutorial-64", "PyTorch DCGAN tutorial: 64×64 colour images",
-       "The PyTorch DCGAN tutorial setup for a folder of 64×64 images such as faces or cars: "
-       "ngf = ndf = 64, Adam 2e-4, beta1 0.5, batch 128, 5 epochs.",
+    _p("dcgan-tutorial-64", N_("PyTorch DCGAN tutorial: 64×64 colour images"),
+       N_("The PyTorch DCGAN tutorial setup for a folder of 64×64 images such as faces or cars: "
+       "ngf = ndf = 64, Adam 2e-4, beta1 0.5, batch 128, 5 epochs."),
        _DCGAN, _ADAM, dataset="folder", image_size=64, channels=3, epochs=5),
-    _p("mlp-faces", "MLP face GAN (last course report)",
-       "A fully connected GAN on 64×64 face images with lr 1e-4 and D dropout 0.3.",
+    _p("mlp-faces", N_("MLP face GAN (last course report)"),
+       N_("A fully connected GAN on 64×64 face images with lr 1e-4 and D dropout 0.3."),
        _MLP, _ADAM, dataset="folder", image_size=64, channels=3, lr_g=1e-4, lr_d=1e-4,
        dropout=0.3, epochs=50),
-    _p("ring-collapse", "Mode collapse on the 8-Gaussian ring",
-       "The original minimax GAN on a ring of 8 Gaussians: watch the generator hop between a few "
-       "modes instead of covering all eight.",
+    _p("ring-collapse", N_("Mode collapse on the 8-Gaussian ring"),
+       N_("The original minimax GAN on a ring of 8 Gaussians: watch the generator hop between a few "
+       "modes instead of covering all eight."),
        _TOY, dataset="ring", objective="minimax", lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.999,
        epochs=30),
-    _p("ring-healthy", "Healthy: the 8-Gaussian ring with minibatch standard deviation",
-       "The non-saturating GAN at a gentler learning rate, with D seeing the spread of each batch "
-       "(minibatch standard deviation): the generator settles on all eight modes.",
+    _p("ring-healthy", N_("Healthy: the 8-Gaussian ring with minibatch standard deviation"),
+       N_("The non-saturating GAN at a gentler learning rate, with D seeing the spread of each batch "
+       "(minibatch standard deviation): the generator settles on all eight modes."),
        _TOY, dataset="ring", objective="bce", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
        minibatch_std=True, epochs=40),
-    _p("ring-wgan-gp", "WGAN-GP on the 8-Gaussian ring",
-       "The same ring with WGAN-GP. Its critic needs many more steps than a CPU run of a few "
-       "minutes gives it: after 30 epochs the points still form a blurred ring between the modes.",
+    _p("ring-wgan-gp", N_("WGAN-GP on the 8-Gaussian ring"),
+       N_("The same ring with WGAN-GP. Its critic needs many more steps than a CPU run of a few "
+       "minutes gives it: after 30 epochs the points still form a blurred ring between the modes."),
        _TOY, _WGAN, dataset="ring", lr_g=1e-3, lr_d=1e-3, beta1=0.5, epochs=30),
-    _p("grid-gan", "25 Gaussians on a grid",
-       "A harder toy: 25 modes on a 5×5 grid with the non-saturating GAN.",
+    _p("grid-gan", N_("25 Gaussians on a grid"),
+       N_("A harder toy: 25 modes on a 5×5 grid with the non-saturating GAN."),
        _TOY, dataset="grid", lr_g=1e-3, lr_d=1e-3, epochs=30),
 ]}
 

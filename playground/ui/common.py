@@ -15,7 +15,8 @@ import streamlit as st
 
 from playground.jobs import JobManager
 from playground.runs import Run, RunError, list_runs, resolve_run
-from playground.ui.runinfo import display_name
+from playground.ui.i18n import tr, tx
+from playground.ui.runinfo import display_name, state_name, what_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,15 +109,16 @@ def run_label(ref: RunRef) -> str:
         cfg = ref.run.read_config()
         st_ = ref.run.read_status()
         name = display_name(ref.run, cfg)
-        what = f"{cfg.arch.upper() if cfg.arch != 'mlp' else 'GAN (MLP)'} · {cfg.objective} · {cfg.dataset}"
-        state = ref.run.state()
         prefix = "★ " if ref.readonly else ""
-        return f"{prefix}{name} — {what} — epoch {st_.get('epoch', 0)}/{cfg.epochs} ({state})"
-    except (RunError, ValueError):
-        return f"{ref.key} (unreadable)"
+        # plain text: select-box options do not interpret Markdown
+        return tx("{name} — {what} — epoch {epoch}/{epochs} ({state})", name=prefix + name,
+                  what=what_of(cfg.arch, cfg.objective, cfg.dataset, cfg.conditional),
+                  epoch=int(st_.get("epoch") or 0), epochs=cfg.epochs, state=state_name(ref.run.state()))
+    except (RunError, ValueError, TypeError):
+        return tx("{key} (unreadable)", key=ref.key)
 
 
-def run_picker(label: str = "Run", param: str = "run", key: str | None = None,
+def run_picker(label: str | None = None, param: str = "run", key: str | None = None,
                default: str | None = None) -> RunRef | None:
     """A select box of all runs whose choice lives in the URL (``?run=<key>``), so a refresh or a
     second browser opens the same run. An invalid key in the URL is ignored with a warning."""
@@ -126,11 +128,12 @@ def run_picker(label: str = "Run", param: str = "run", key: str | None = None,
     keys = [r.key for r in refs]
     wanted = st.query_params.get(param) or default
     if wanted and wanted not in keys:
-        st.warning(f"There is no run called {wanted!r}; showing another one instead.")
+        # the URL's text is shown as text: escaped by tr, never a link or an image
+        st.warning(tr("There is no run called “{name}”; showing another one instead.", name=wanted))
         wanted = None
     index = keys.index(wanted) if wanted else 0
     labels = {r.key: run_label(r) for r in refs}
-    chosen = st.selectbox(label, keys, index=index, format_func=lambda k: labels.get(k, k),
+    chosen = st.selectbox(label or tr("Run"), keys, index=index, format_func=lambda k: labels.get(k, k),
                           key=key or f"picker_{param}")
     if st.query_params.get(param) != chosen:
         st.query_params[param] = chosen

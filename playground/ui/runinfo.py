@@ -12,14 +12,22 @@ import unicodedata
 from dataclasses import dataclass
 
 from playground.config import TrainConfig
+from playground.i18n import N_, format_number, msg, t
 from playground.runs import ACTIVE_STATES, Run, RunError, atomic_write_json, read_json
 
 LABEL_FILE = "label.json"
 MAX_LABEL = 100
 
-ARCH_NAMES = {"mlp": "GAN (MLP)", "dcgan": "DCGAN", "toy": "Toy MLP"}
-OBJECTIVE_NAMES = {"bce": "non-saturating BCE", "minimax": "original minimax", "lsgan": "LSGAN",
-                   "hinge": "hinge", "wgan-gp": "WGAN-GP"}
+# Message ids: translate with t(..., lang) where they are shown.
+ARCH_NAMES = {"mlp": N_("GAN (MLP)"), "dcgan": "DCGAN", "toy": N_("Toy MLP")}
+OBJECTIVE_NAMES = {"bce": N_("non-saturating BCE"), "minimax": N_("original minimax"), "lsgan": "LSGAN",
+                   "hinge": N_("hinge"), "wgan-gp": "WGAN-GP"}
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
+                 "folder": N_("own images"), "ring": N_("ring"), "grid": N_("grid"),
+                 "spiral": N_("spiral"), "moons": N_("moons")}
+STATE_NAMES = {"queued": N_("queued"), "running": N_("running"), "paused": N_("paused"),
+               "finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed"),
+               "interrupted": N_("interrupted")}
 # Material icons (rendered by Streamlit in any markdown text; emoji need a font the browser may lack).
 STATE_ICONS = {"queued": ":gray[:material/schedule:]", "running": ":green[:material/play_circle:]",
                "paused": ":orange[:material/pause_circle:]", "finished": ":green[:material/check_circle:]",
@@ -43,14 +51,15 @@ def read_label(run: Run) -> str:
 def clean_label(name: str) -> str:
     """Strip and check a new display name; ValueError with a plain message when it is unusable."""
     if not isinstance(name, str):
-        raise ValueError("the name must be text")
+        raise ValueError(msg("the name must be text"))
     name = " ".join(name.split())
     if not name:
-        raise ValueError("the name cannot be empty")
+        raise ValueError(msg("the name cannot be empty"))
     if len(name) > MAX_LABEL:
-        raise ValueError(f"the name can be at most {MAX_LABEL} characters (it has {len(name)})")
+        raise ValueError(msg("the name can be at most {most} characters (it has {n})", most=MAX_LABEL,
+                             n=len(name)))
     if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise ValueError("the name cannot contain control characters")
+        raise ValueError(msg("the name cannot contain control characters"))
     return name
 
 
@@ -97,10 +106,31 @@ class RunSummary:
 
     @property
     def what(self) -> str:
-        """e.g. "DCGAN · non-saturating BCE · fashion-mnist"."""
-        cond = "conditional " if self.conditional else ""
-        return (f"{cond}{ARCH_NAMES.get(self.arch, self.arch)} · "
-                f"{OBJECTIVE_NAMES.get(self.objective, self.objective)} · {self.dataset}")
+        """e.g. "DCGAN · non-saturating BCE · Fashion-MNIST" (English; ``what_in`` for a language)."""
+        return self.what_in("en")
+
+    def what_in(self, lang: str) -> str:
+        return what_of(self.arch, self.objective, self.dataset, self.conditional, lang)
+
+
+def what_of(arch: str, objective: str, dataset: str, conditional: bool = False, lang: str | None = None) -> str:
+    """One line saying what a run is: architecture · objective · data, in ``lang`` (the page's
+    language when called from a page without one)."""
+    if lang is None:
+        from playground.ui.i18n import lang as page_lang
+        lang = page_lang()
+    arch_name = t(ARCH_NAMES.get(arch, arch), lang)
+    if conditional:
+        arch_name = t("conditional {arch}", lang, arch=arch_name)
+    return (f"{arch_name} · {t(OBJECTIVE_NAMES.get(objective, objective), lang)} · "
+            f"{t(DATASET_NAMES.get(dataset, dataset), lang)}")
+
+
+def state_name(state: str, lang: str | None = None) -> str:
+    if lang is None:
+        from playground.ui.i18n import lang as page_lang
+        lang = page_lang()
+    return t(STATE_NAMES.get(state, state), lang)
 
 
 def summarize(run: Run, with_size: bool = False) -> RunSummary:
@@ -116,15 +146,15 @@ def summarize(run: Run, with_size: bool = False) -> RunSummary:
         started=float(st.get("started") or run.config_path.stat().st_mtime))
 
 
-def human_size(n: int) -> str:
+def human_size(n: int, lang: str = "en") -> str:
     for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= div:
-            return f"{n / div:.1f} {unit}"
+            return f"{format_number(n / div, lang, decimals=1)} {unit}"
     return f"{n} B"
 
 
 def human_duration(seconds: float | None) -> str:
-    """"1 h 05 min", "3 min 20 s", "12 s"; "–" when unknown."""
+    """"1 h 05 min", "3 min 20 s", "12 s"; "–" when unknown (the same in both languages)."""
     if seconds is None or seconds != seconds or seconds < 0:
         return "–"
     s = int(round(seconds))
@@ -169,35 +199,37 @@ def log_tail(run: Run, max_lines: int = 60, max_bytes: int = 32_000) -> str:
 
 _ADVICE = (
     (("nan", "infinite", "diverge"),
-     "The losses blew up. Lower both learning rates (try half), add label smoothing 0.1, or use the "
-     "WGAN-GP objective, which is more stable."),
+     N_("The losses blew up. Lower both learning rates (try half), add label smoothing 0.1, or use the "
+        "WGAN-GP objective, which is more stable.")),
     (("out of memory",),
-     "Use a smaller batch size or fewer filters, or train on the CPU."),
-    (("disk is full",), "Free some disk space, then press Resume: the last checkpoint is kept."),
+     N_("Use a smaller batch size or fewer filters, or train on the CPU.")),
+    (("disk is full",), N_("Free some disk space, then press Resume: the last checkpoint is kept.")),
     (("zip", "image", "data_dir", "dataset", "download"),
-     "Check the data: for your own images upload a zip of .png or .jpg files, or pick a built-in "
-     "dataset."),
-    (("device", "cuda", "mps"), "Choose the device 'auto' or 'cpu' under Execution on the Train page."),
+     N_("Check the data: for your own images upload a zip of .png or .jpg files, or pick a built-in "
+        "dataset.")),
+    (("device", "cuda", "mps"), N_("Choose the device 'auto' or 'cpu' under Execution on the Train page.")),
 )
 
 
 def failure_advice(error: str) -> str:
-    """One plain sentence on what to try after a failure with the message ``error``."""
+    """One plain sentence on what to try after a failure with the message ``error`` (a message
+    id: translate it where it is shown)."""
     low = (error or "").lower()
     for words, advice in _ADVICE:
         if any(w in low for w in words):
             return advice
-    return ("Read the worker's log below for details. Resume continues from the last checkpoint; "
-            "if it fails again, start a new run with different settings.")
+    return N_("Read the worker's log below for details. Resume continues from the last checkpoint; "
+              "if it fails again, start a new run with different settings.")
 
 
+# Message ids: translate them where they are shown.
 STATE_EXPLAINED = {
-    "queued": "Waiting for a free training slot: it starts when the run before it ends.",
-    "running": "Training now. You can close this tab: the run goes on and this page finds it again.",
-    "paused": "Paused: the worker keeps its place and continues when you press Resume.",
-    "finished": "Finished every epoch.",
-    "stopped": "Stopped on request after saving a checkpoint; Resume continues from there.",
-    "failed": "Training stopped with an error.",
-    "interrupted": ("The training process ended without finishing (the server restarted or the "
-                    "machine slept). Resume continues from the last checkpoint."),
+    "queued": N_("Waiting for a free training slot: it starts when the run before it ends."),
+    "running": N_("Training now. You can close this tab: the run goes on and this page finds it again."),
+    "paused": N_("Paused: the worker keeps its place and continues when you press Resume."),
+    "finished": N_("Finished every epoch."),
+    "stopped": N_("Stopped on request after saving a checkpoint; Resume continues from there."),
+    "failed": N_("Training stopped with an error."),
+    "interrupted": N_("The training process ended without finishing (the server restarted or the "
+                      "machine slept). Resume continues from the last checkpoint."),
 }

@@ -13,10 +13,12 @@ import streamlit as st
 from playground.config import TOY_NAMES
 from playground.runs import Run
 from playground.ui import exports, runinfo
+from playground.i18n import N_
 from playground.ui.common import PAGES, RunRef, page_available
+from playground.ui.i18n import esc, lang, tr
 from playground.ui.metrics_cache import MetricsCache
 
-GAN_IN_ONE_SENTENCE = (
+GAN_IN_ONE_SENTENCE = N_(
     "A **generative adversarial network** is two neural networks trained against each other: a "
     "**generator** turns random noise into images, and a **discriminator** tries to tell those "
     "fakes from real images. Each one's mistakes are the other's lesson, until the fakes look real.")
@@ -130,7 +132,7 @@ def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exp
     data = grid_png(run.sample_path(epoch), width)
     target = slot if slot is not None else st
     if data is None:
-        target.info(f"No sample grid for epoch {epoch} yet.")
+        target.info(tr("No sample grid for epoch {epoch} yet.", epoch=epoch))
         return False
     mgr = _media_file_mgr()
     if mgr is not None and not _GRID_HOLDER.hold(mgr, data):
@@ -142,7 +144,8 @@ def show_grid(run: Run, epoch: int, caption: str | None = None, width: int = exp
 
 
 def state_badge(state: str) -> str:
-    return f"{runinfo.STATE_ICONS.get(state, '')} {state}"
+    """The state's icon and its name in the page's language (Markdown)."""
+    return f"{runinfo.STATE_ICONS.get(state, '')} {esc(runinfo.state_name(state, lang()))}"
 
 
 def metrics_for(run_key: str, run: Run) -> MetricsCache:
@@ -160,8 +163,10 @@ def page_link(name: str, label: str, run_key: str | None = None, icon: str | Non
     """A link to page ``name`` (a key of PAGES) that opens ``run_key``; nothing if the page is absent."""
     if not page_available(name):
         return
-    st.page_link(PAGES[name], label=label, icon=icon,
-                 query_params={param: run_key} if run_key else None)
+    query = {"lang": lang()}
+    if run_key:
+        query[param] = run_key
+    st.page_link(PAGES[name], label=label, icon=icon, query_params=query)
 
 
 def run_card(ref: RunRef, image_width: int = 600) -> None:
@@ -169,19 +174,21 @@ def run_card(ref: RunRef, image_width: int = 600) -> None:
     s = runinfo.summarize(ref.run)
     with st.container(border=True):
         star = "★ " if ref.readonly else ""
-        st.markdown(f"**{star}{s.name}**")
+        st.markdown(f"**{esc(star + s.name)}**")
         if s.error:
-            st.caption(f"This run folder cannot be read: {s.error}")
+            st.caption(tr("This run folder cannot be read: {error}", error=s.error))
             return
-        st.caption(f"{s.what} · epoch {s.epoch}/{s.epochs} · {state_badge(s.state)}")
+        st.caption(tr("{what} · epoch {epoch}/{epochs}", what=s.what_in(lang()), epoch=s.epoch,
+                      epochs=s.epochs) + f" · {state_badge(s.state)}")
         epochs = ref.run.sample_epochs()
         if epochs:
-            show_grid(ref.run, epochs[-1], caption=f"Generated after epoch {epochs[-1]}", width=image_width)
+            show_grid(ref.run, epochs[-1], caption=tr("Generated after epoch {epoch}", epoch=epochs[-1]),
+                      width=image_width)
         else:
-            st.info("No samples yet: the first grid appears when training starts.")
+            st.info(tr("No samples yet: the first grid appears when training starts."))
         with st.container(horizontal=True):   # each link as wide as its label, wrapping on narrow cards
-            page_link("watch", "Watch", ref.key, icon=":material/monitoring:")
-            page_link("explore", "Explore", ref.key, icon=":material/tune:")
+            page_link("watch", tr("Watch"), ref.key, icon=":material/monitoring:")
+            page_link("explore", tr("Explore"), ref.key, icon=":material/tune:")
             if s.dataset in TOY_NAMES:
-                page_link("toy", "2D view", ref.key, icon=":material/scatter_plot:")
+                page_link("toy", tr("2D view"), ref.key, icon=":material/scatter_plot:")
 

@@ -6,6 +6,7 @@ import streamlit as st
 from playground.config import ConfigError
 from playground.presets import PRESETS
 from playground.ui.common import PAGES, all_runs, job_manager
+from playground.ui.i18n import lang, tr, trn
 from playground.ui.widgets import GAN_IN_ONE_SENTENCE, page_link, run_card
 
 MAX_OWN_CARDS = 6
@@ -17,9 +18,9 @@ def start_classroom() -> None:
     try:
         run = job_manager().submit(PRESETS[CLASSROOM].config())
     except (ConfigError, OSError) as e:
-        st.error(f"The run could not be started: {e}")
+        st.error(tr("The run could not be started: {error}", error=e))
         return
-    st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}"})
+    st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}", "lang": lang()})
 
 
 def cards(refs, columns: int = 3) -> None:
@@ -31,9 +32,10 @@ def cards(refs, columns: int = 3) -> None:
 
 
 st.title("GAN Playground")
-st.markdown(GAN_IN_ONE_SENTENCE)
-st.caption("Every grid below shows the same random noise passed through the generator, so you can "
-           "compare epochs and runs by eye.")
+st.markdown(tr(GAN_IN_ONE_SENTENCE))
+st.caption(tr("Every grid below shows the same random noise passed through the generator, so you can "
+              "compare epochs and runs by eye."))
+classroom = PRESETS[CLASSROOM]
 
 refs = all_runs()
 pretrained = [r for r in refs if r.readonly]
@@ -41,36 +43,36 @@ own = [r for r in refs if not r.readonly]
 
 if not refs:
     with st.container(border=True):
-        st.subheader("Train your first GAN")
-        st.markdown(f"**{PRESETS[CLASSROOM].title}.** {PRESETS[CLASSROOM].description} You will "
-                    "watch blurry blobs turn into shirts, shoes and bags, epoch by epoch.")
-        if st.button("Train the classroom preset", type="primary", icon=":material/play_arrow:"):
+        st.subheader(tr("Train your first GAN"))
+        st.markdown(f"**{tr(classroom.title)}.** {tr(classroom.description)} "
+                    + tr("You will watch blurry blobs turn into shirts, shoes and bags, epoch by epoch."))
+        if st.button(tr("Train the classroom preset"), type="primary", icon=":material/play_arrow:"):
             start_classroom()
-        page_link("train", "…or choose your own settings on the Train page", icon=":material/tune:")
+        page_link("train", tr("…or choose your own settings on the Train page"), icon=":material/tune:")
 else:
     links = st.columns(4)
     with links[0]:
-        page_link("train", "Train a GAN", icon=":material/model_training:")
+        page_link("train", tr("Train a GAN"), icon=":material/model_training:")
     with links[1]:
-        page_link("watch", "Watch a run", icon=":material/monitoring:")
+        page_link("watch", tr("Watch a run"), icon=":material/monitoring:")
     with links[2]:
-        page_link("compare", "Compare GAN and DCGAN", icon=":material/compare:")
+        page_link("compare", tr("Compare GAN and DCGAN"), icon=":material/compare:")
     with links[3]:
-        page_link("explore", "Explore the latent space", icon=":material/tune:")
+        page_link("explore", tr("Explore the latent space"), icon=":material/tune:")
 
 if pretrained:
-    st.header("Trained and ready")
-    st.caption("These runs ship with the app: open one to scrub through its epochs or move its "
-               "latent sliders.")
+    st.header(tr("Trained and ready"))
+    st.caption(tr("These runs ship with the app: open one to scrub through its epochs or move its "
+                  "latent sliders."))
     cards(pretrained)
 
 if own:
-    st.header("Your runs")
+    st.header(tr("Your runs"))
     cards(own[:MAX_OWN_CARDS])
     if len(own) > MAX_OWN_CARDS:
-        page_link("runs", f"All {len(own)} runs", icon=":material/folder_open:")
+        page_link("runs", trn("All {n} runs", "All {n} runs", len(own)), icon=":material/folder_open:")
 elif pretrained:
-    st.header("Train your own")
-    st.markdown(f"**{PRESETS[CLASSROOM].title}.** {PRESETS[CLASSROOM].description}")
-    if st.button("Train the classroom preset", type="primary", icon=":material/play_arrow:"):
+    st.header(tr("Train your own"))
+    st.markdown(f"**{tr(classroom.title)}.** {tr(classroom.description)}")
+    if st.button(tr("Train the classroom preset"), type="primary", icon=":material/play_arrow:"):
         start_classroom()
