@@ -12,6 +12,8 @@ import json
 import math
 from dataclasses import dataclass, fields
 
+from .i18n import N_, msg
+
 FORMAT_VERSION = 1
 
 DATASET_NAMES = ("mnist", "fashion-mnist", "cifar10", "folder", "ring", "grid", "spiral", "moons")
@@ -125,7 +127,7 @@ class TrainConfig:
             try:
                 kwargs[k] = _coerce(k, known[k], v)
             except (TypeError, ValueError) as e:
-                errors[k] = str(e)
+                errors[k] = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
         if errors:
             raise ConfigError(errors)
         return cls(**kwargs)
@@ -155,10 +157,10 @@ def _coerce(name: str, f: dataclasses.Field, v):
             return v.lower() in ("true", "1", "yes", "on")
         if isinstance(v, int) and v in (0, 1):
             return bool(v)
-        raise ValueError(f"must be true or false, got {v!r}")
+        raise ValueError(msg("must be true or false, got {value}", value=repr(v)))
     if isinstance(default, int):
         if isinstance(v, bool):
-            raise ValueError(f"must be a whole number, got {v!r}")
+            raise ValueError(msg("must be a whole number, got {value}", value=repr(v)))
         if isinstance(v, float) and v.is_integer():
             return int(v)
         if isinstance(v, int):
@@ -168,26 +170,26 @@ def _coerce(name: str, f: dataclasses.Field, v):
                 return int(v.strip())
             except ValueError:
                 pass
-        raise ValueError(f"must be a whole number, got {v!r}")
+        raise ValueError(msg("must be a whole number, got {value}", value=repr(v)))
     if isinstance(default, float):
         if isinstance(v, bool):
-            raise ValueError(f"must be a number, got {v!r}")
+            raise ValueError(msg("must be a number, got {value}", value=repr(v)))
         try:
             return float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"must be a number, got {v!r}") from None
+            raise ValueError(msg("must be a number, got {value}", value=repr(v))) from None
     if isinstance(default, tuple):
         if isinstance(v, str):
             v = [p for p in v.replace(",", " ").split() if p]
         if not isinstance(v, (list, tuple)):
-            raise ValueError(f"must be a list of layer sizes such as 256,512,1024, got {v!r}")
+            raise ValueError(msg("must be a list of layer sizes such as 256,512,1024, got {value}", value=repr(v)))
         try:
             return tuple(int(x) for x in v)
         except (TypeError, ValueError):
-            raise ValueError(f"must be a list of whole numbers such as 256,512,1024, got {v!r}") from None
+            raise ValueError(msg("must be a list of whole numbers such as 256,512,1024, got {value}", value=repr(v))) from None
     if isinstance(default, str):
         if not isinstance(v, str):
-            raise ValueError(f"must be text, got {v!r}")
+            raise ValueError(msg("must be text, got {value}", value=repr(v)))
         return v
     return v
 
@@ -198,13 +200,19 @@ def _range(errors, name, value, lo, hi, *, lo_open=False, what="a number"):
         bad = value <= lo if lo_open else value < lo
         bad = bad or value > hi
     if bad:
-        lo_txt = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
-        errors[name] = f"must be {what} {lo_txt} and at most {hi:g}, got {value!r}"
+        whole = what == "a whole number"
+        if lo_open:
+            text = (N_("must be a whole number greater than {lo} and at most {hi}, got {value}") if whole
+                    else N_("must be a number greater than {lo} and at most {hi}, got {value}"))
+        else:
+            text = (N_("must be a whole number at least {lo} and at most {hi}, got {value}") if whole
+                    else N_("must be a number at least {lo} and at most {hi}, got {value}"))
+        errors[name] = msg(text, lo=lo, hi=hi, value=value)
 
 
 def _choice(errors, name, value, allowed):
     if value not in allowed:
-        errors[name] = f"must be one of {', '.join(allowed)}; got {value!r}"
+        errors[name] = msg("must be one of {allowed}; got {value}", allowed=", ".join(allowed), value=repr(value))
 
 
 def validation_errors(c: TrainConfig) -> dict[str, str]:
@@ -219,29 +227,32 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _choice(e, "joint_d_batch", c.joint_d_batch, JOINT_D_BATCH)
     _choice(e, "compile_mode", c.compile_mode, COMPILE_MODES)
     if not (c.device in DEVICE_CHOICES or c.device.startswith("cuda:")):
-        e["device"] = f"must be one of {', '.join(DEVICE_CHOICES)} or cuda:N; got {c.device!r}"
+        e["device"] = msg("must be one of {allowed} or cuda:N; got {value}", allowed=", ".join(DEVICE_CHOICES),
+                          value=repr(c.device))
     if c.image_size not in (0, 28, 32, 64):
-        e["image_size"] = f"must be 28, 32 or 64 pixels (or 0 for the dataset's own); got {c.image_size}"
+        e["image_size"] = msg("must be 28, 32 or 64 pixels (or 0 for the dataset's own); got {value}",
+                              value=c.image_size)
     if c.channels not in (0, 1, 3):
-        e["channels"] = f"must be 1 (grey) or 3 (colour), or 0 for the dataset's own; got {c.channels}"
+        e["channels"] = msg("must be 1 (grey) or 3 (colour), or 0 for the dataset's own; got {value}",
+                            value=c.channels)
     _range(e, "max_images", c.max_images, 0, 10_000_000, what="a whole number")
     if c.dataset == "folder" and not c.data_dir:
-        e["data_dir"] = "a folder or .zip of images is needed for the 'folder' dataset"
+        e["data_dir"] = msg("a folder or .zip of images is needed for the 'folder' dataset")
     if c.dataset in TOY_NAMES and c.arch == "dcgan":
-        e["arch"] = "dcgan needs images; 2D toy data trains with the 'toy' (or 'mlp') architecture"
+        e["arch"] = msg("dcgan needs images; 2D toy data trains with the 'toy' (or 'mlp') architecture")
     if c.dataset not in TOY_NAMES and c.arch == "toy":
-        e["arch"] = "the 'toy' architecture is for the 2D toy datasets; use mlp or dcgan for images"
+        e["arch"] = msg("the 'toy' architecture is for the 2D toy datasets; use mlp or dcgan for images")
     if c.dataset == "spiral" and c.conditional:
-        e["conditional"] = "the spiral has no classes to condition on; choose ring, grid or moons"
+        e["conditional"] = msg("the spiral has no classes to condition on; choose ring, grid or moons")
     _range(e, "z_dim", c.z_dim, 1, 1024, what="a whole number")
     for name in ("g_hidden", "d_hidden"):
         sizes = getattr(c, name)
         if not sizes or len(sizes) > 8 or any(s < 1 or s > 8192 for s in sizes):
-            e[name] = f"must list 1 to 8 layer sizes, each 1 to 8192; got {list(sizes)}"
+            e[name] = msg("must list 1 to 8 layer sizes, each 1 to 8192; got {value}", value=str(list(sizes)))
     _range(e, "g_filters", c.g_filters, 1, 1024, what="a whole number")
     _range(e, "d_filters", c.d_filters, 1, 1024, what="a whole number")
     if c.kernel_size not in (4, 5):
-        e["kernel_size"] = f"must be 4 or 5; got {c.kernel_size}"
+        e["kernel_size"] = msg("must be 4 or 5; got {value}", value=c.kernel_size)
     _range(e, "dropout", c.dropout, 0.0, 0.9)
     _range(e, "embed_dim", c.embed_dim, 1, 1024, what="a whole number")
     _range(e, "epochs", c.epochs, 1, 10_000, what="a whole number")
@@ -267,14 +278,14 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _range(e, "keep_checkpoints", c.keep_checkpoints, 1, 100, what="a whole number")
     _range(e, "quality_samples", c.quality_samples, 0, 20_000, what="a whole number")
     if 0 < c.quality_samples < 100:
-        e["quality_samples"] = ("must be 0 (off) or at least 100: fewer samples give a quality figure too "
-                                f"noisy to compare epochs; got {c.quality_samples}")
+        e["quality_samples"] = msg("must be 0 (off) or at least 100: fewer samples give a quality figure too "
+                                   "noisy to compare epochs; got {value}", value=c.quality_samples)
     try:
         parse_schedule(c.snapshot_schedule)
     except ValueError as err:
-        e["snapshot_schedule"] = str(err)
+        e["snapshot_schedule"] = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
     if len(c.name) > 100:
-        e["name"] = "must be at most 100 characters"
+        e["name"] = msg("must be at most 100 characters")
     return e
 
 
@@ -285,11 +296,11 @@ def parse_schedule(text: str) -> list[tuple[int, int]]:
     bare ``every`` applies after that. ``"1:10,5:50,10"`` saves epochs 1-10, 15, 20, …, 50, 60, 70, ….
     Returns [(every, until)], with until = 0 for the open-ended last part.
     """
-    msg = ("must look like '1:10,5:50,10' (every epoch up to 10, every 5th up to 50, then every 10th); "
-           f"got {text!r}")
+    msg_ = msg("must look like '1:10,5:50,10' (every epoch up to 10, every 5th up to 50, then every 10th); "
+               "got {value}", value=repr(text))
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
     if not parts:
-        raise ValueError(msg)
+        raise ValueError(msg_)
     out = []
     last_until = 0
     for i, p in enumerate(parts):
@@ -299,9 +310,9 @@ def parse_schedule(text: str) -> list[tuple[int, int]]:
             else:
                 every, until = int(p), 0
         except ValueError:
-            raise ValueError(msg) from None
+            raise ValueError(msg_) from None
         if every < 1 or (until and until <= last_until) or (until == 0 and i != len(parts) - 1):
-            raise ValueError(msg)
+            raise ValueError(msg_)
         out.append((every, until))
         last_until = until
     return out
@@ -329,57 +340,57 @@ def field_help() -> dict[str, str]:
 
 
 _HELP = {
-    "name": "a name for the run shown in the dashboard",
-    "preset": "the preset this run started from",
-    "dataset": "mnist, fashion-mnist, cifar10, folder (your images), or a 2D toy: ring, grid, spiral, moons",
-    "data_dir": "an .npz file or folder, a torchvision data root, or a folder/.zip of your images",
-    "data_source": "auto (cached full data, else the bundled subset), bundled, or download (torchvision)",
-    "image_size": "28, 32 or 64 pixels (0 = the dataset's own)",
-    "channels": "1 for grey, 3 for colour (0 = the dataset's own)",
-    "max_images": "train on a class-balanced random subset of this many images (0 = all)",
-    "arch": "mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), toy (small MLP for 2D data)",
-    "objective": "bce (non-saturating), minimax (original), lsgan, hinge, wgan-gp",
-    "conditional": "feed class labels to G and D so you can ask for a class",
-    "z_dim": "size of the random noise vector z the generator starts from",
-    "g_hidden": "mlp/toy generator layer sizes, e.g. 256,512,1024",
-    "d_hidden": "mlp/toy discriminator layer sizes, e.g. 1024,512,256",
-    "g_filters": "dcgan: filters in the generator's last hidden layer",
-    "d_filters": "dcgan: filters in the discriminator's first layer",
-    "kernel_size": "dcgan: convolution kernel size, 4 or 5",
-    "upsample": "dcgan: convtranspose, or nearest (upsample + conv, avoids checkerboard artefacts)",
-    "batchnorm": "dcgan: BatchNorm layers (never on G's output or D's input; off in the WGAN-GP critic)",
-    "minibatch_std": "let D see the spread of the batch (helps against mode collapse)",
-    "dropout": "dropout in the discriminator (0 to 0.9)",
-    "embed_dim": "size of the label embedding for conditional models",
-    "epochs": "passes over the training data",
-    "batch_size": "images per step",
-    "lr_g": "generator learning rate (Adam)",
-    "lr_d": "discriminator learning rate (Adam)",
-    "beta1": "Adam beta1 (0.5 in DCGAN)",
-    "beta2": "Adam beta2",
-    "weight_decay": "L2 weight decay for both optimizers",
-    "d_steps": "discriminator updates per generator update (5 for WGAN-GP)",
-    "gp_weight": "WGAN-GP gradient penalty weight",
-    "label_smoothing": "one-sided label smoothing: real images are labelled 1 - this (e.g. 0.1)",
-    "instance_noise": "Gaussian noise std added to D's inputs, annealed to 0",
-    "instance_noise_epochs": "epochs over which the instance noise fades (0 = the whole run)",
-    "replay": "share of D's fake batch drawn from older generator samples (experience replay)",
-    "replay_size": "how many older fakes the replay buffer keeps",
-    "seed": "random seed (same seed, same first sample grid on the CPU)",
-    "device": "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps",
-    "threads": "CPU threads for training (0 = auto: all physical cores, shared among runs training at once)",
-    "precision": "auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16",
-    "channels_last": "channels-last (NHWC) memory layout for DCGAN's convolutions on CUDA and the CPU",
-    "fused_adam": "Adam as one fused kernel per step (off: PyTorch's for-each Adam)",
-    "joint_d_batch": "D on real and fake images as one batch: auto (where exactly equivalent: no "
+    "name": N_("a name for the run shown in the dashboard"),
+    "preset": N_("the preset this run started from"),
+    "dataset": N_("mnist, fashion-mnist, cifar10, folder (your images), or a 2D toy: ring, grid, spiral, moons"),
+    "data_dir": N_("an .npz file or folder, a torchvision data root, or a folder/.zip of your images"),
+    "data_source": N_("auto (cached full data, else the bundled subset), bundled, or download (torchvision)"),
+    "image_size": N_("28, 32 or 64 pixels (0 = the dataset's own)"),
+    "channels": N_("1 for grey, 3 for colour (0 = the dataset's own)"),
+    "max_images": N_("train on a class-balanced random subset of this many images (0 = all)"),
+    "arch": N_("mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), toy (small MLP for 2D data)"),
+    "objective": N_("bce (non-saturating), minimax (original), lsgan, hinge, wgan-gp"),
+    "conditional": N_("feed class labels to G and D so you can ask for a class"),
+    "z_dim": N_("size of the random noise vector z the generator starts from"),
+    "g_hidden": N_("mlp/toy generator layer sizes, e.g. 256,512,1024"),
+    "d_hidden": N_("mlp/toy discriminator layer sizes, e.g. 1024,512,256"),
+    "g_filters": N_("dcgan: filters in the generator's last hidden layer"),
+    "d_filters": N_("dcgan: filters in the discriminator's first layer"),
+    "kernel_size": N_("dcgan: convolution kernel size, 4 or 5"),
+    "upsample": N_("dcgan: convtranspose, or nearest (upsample + conv, avoids checkerboard artefacts)"),
+    "batchnorm": N_("dcgan: BatchNorm layers (never on G's output or D's input; off in the WGAN-GP critic)"),
+    "minibatch_std": N_("let D see the spread of the batch (helps against mode collapse)"),
+    "dropout": N_("dropout in the discriminator (0 to 0.9)"),
+    "embed_dim": N_("size of the label embedding for conditional models"),
+    "epochs": N_("passes over the training data"),
+    "batch_size": N_("images per step"),
+    "lr_g": N_("generator learning rate (Adam)"),
+    "lr_d": N_("discriminator learning rate (Adam)"),
+    "beta1": N_("Adam beta1 (0.5 in DCGAN)"),
+    "beta2": N_("Adam beta2"),
+    "weight_decay": N_("L2 weight decay for both optimizers"),
+    "d_steps": N_("discriminator updates per generator update (5 for WGAN-GP)"),
+    "gp_weight": N_("WGAN-GP gradient penalty weight"),
+    "label_smoothing": N_("one-sided label smoothing: real images are labelled 1 - this (e.g. 0.1)"),
+    "instance_noise": N_("Gaussian noise std added to D's inputs, annealed to 0"),
+    "instance_noise_epochs": N_("epochs over which the instance noise fades (0 = the whole run)"),
+    "replay": N_("share of D's fake batch drawn from older generator samples (experience replay)"),
+    "replay_size": N_("how many older fakes the replay buffer keeps"),
+    "seed": N_("random seed (same seed, same first sample grid on the CPU)"),
+    "device": N_("auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
+    "threads": N_("CPU threads for training (0 = auto: all physical cores, shared among runs training at once)"),
+    "precision": N_("auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16"),
+    "channels_last": N_("channels-last (NHWC) memory layout for DCGAN's convolutions on CUDA and the CPU"),
+    "fused_adam": N_("Adam as one fused kernel per step (off: PyTorch's for-each Adam)"),
+    "joint_d_batch": N_("D on real and fake images as one batch: auto (where exactly equivalent: no "
                      "BatchNorm or minibatch-std in D; on GPUs), on (always; with BatchNorm D then "
-                     "normalises real and fake together), off",
-    "compile": "torch.compile the models (slower start; on the CPU measured no faster)",
-    "compile_mode": "torch.compile mode: default, reduce-overhead (CUDA graphs on CUDA), max-autotune",
-    "log_every": "steps between logged metric lines",
-    "sample_count": "images in the fixed-noise grid",
-    "sample_seed": "seed of the fixed noise shared by runs with the same z_dim",
-    "snapshot_schedule": "when to keep generator snapshots: '1:10,5:50,10'",
-    "keep_checkpoints": "how many full training checkpoints to keep for resume",
-    "quality_samples": "generated samples scored by the quality figure after each epoch (0 = off)",
+                     "normalises real and fake together), off"),
+    "compile": N_("torch.compile the models (slower start; on the CPU measured no faster)"),
+    "compile_mode": N_("torch.compile mode: default, reduce-overhead (CUDA graphs on CUDA), max-autotune"),
+    "log_every": N_("steps between logged metric lines"),
+    "sample_count": N_("images in the fixed-noise grid"),
+    "sample_seed": N_("seed of the fixed noise shared by runs with the same z_dim"),
+    "snapshot_schedule": N_("when to keep generator snapshots: '1:10,5:50,10'"),
+    "keep_checkpoints": N_("how many full training checkpoints to keep for resume"),
+    "quality_samples": N_("generated samples scored by the quality figure after each epoch (0 = off)"),
 }

@@ -16,7 +16,9 @@ import torch
 from playground import config as _config
 from playground.config import (ARCH_NAMES, DATA_SOURCES, DATASET_NAMES, OBJECTIVE_NAMES, PRECISIONS,
                                UPSAMPLES, ConfigError, TrainConfig, field_help, validation_errors)
+from playground.i18n import N_, Message, parse_number
 from playground.presets import PRESETS
+from playground.ui.i18n import esc, lang, num, shown, tr, tx
 from playground.ui.runinfo import ARCH_NAMES as ARCH_TITLES
 from playground.ui.runinfo import OBJECTIVE_NAMES as OBJECTIVE_TITLES
 
@@ -24,14 +26,15 @@ KEY = "train."
 
 # The settings a beginner sees first; the rest are in the expanders below, in this order.
 MAIN = ("dataset", "arch", "objective", "epochs", "batch_size", "lr_g", "lr_d")
+# Section titles are message ids (translated where drawn).
 SECTIONS = {
-    "Model": ("conditional", "z_dim", "g_hidden", "d_hidden", "g_filters", "d_filters",
+    N_("Model"): ("conditional", "z_dim", "g_hidden", "d_hidden", "g_filters", "d_filters",
               "kernel_size", "upsample", "batchnorm", "minibatch_std", "dropout", "embed_dim"),
-    "Optimisation": ("beta1", "beta2", "weight_decay", "d_steps", "gp_weight"),
-    "Stabilising tricks": ("label_smoothing", "instance_noise", "instance_noise_epochs", "replay",
+    N_("Optimisation"): ("beta1", "beta2", "weight_decay", "d_steps", "gp_weight"),
+    N_("Stabilising tricks"): ("label_smoothing", "instance_noise", "instance_noise_epochs", "replay",
                            "replay_size"),
-    "Data": ("data_source", "image_size", "channels", "max_images"),
-    "Execution": ("device", "threads", "precision", "channels_last", "fused_adam", "joint_d_batch",
+    N_("Data"): ("data_source", "image_size", "channels", "max_images"),
+    N_("Execution"): ("device", "threads", "precision", "channels_last", "fused_adam", "joint_d_batch",
                   "compile", "compile_mode", "seed", "log_every", "sample_count", "sample_seed",
                   "quality_samples", "snapshot_schedule", "keep_checkpoints"),
 }
@@ -39,34 +42,34 @@ SECTIONS = {
 OTHER = ("name", "preset", "data_dir")
 
 LABELS = {
-    "name": "Name (optional)",
-    "dataset": "Dataset", "arch": "Architecture", "objective": "Objective (loss)",
-    "epochs": "Epochs", "batch_size": "Batch size", "lr_g": "Learning rate of G",
-    "lr_d": "Learning rate of D", "conditional": "Conditional (G and D see the class)",
-    "z_dim": "Noise size (z_dim)", "g_hidden": "G layer sizes (MLP)", "d_hidden": "D layer sizes (MLP)",
-    "g_filters": "G filters (DCGAN)", "d_filters": "D filters (DCGAN)", "kernel_size": "Kernel size (DCGAN)",
-    "upsample": "Upsampling (DCGAN)", "batchnorm": "BatchNorm (DCGAN)",
-    "minibatch_std": "Minibatch standard deviation in D", "dropout": "Dropout in D",
-    "embed_dim": "Label embedding size", "beta1": "Adam beta1", "beta2": "Adam beta2",
-    "weight_decay": "Weight decay", "d_steps": "D steps per G step", "gp_weight": "Gradient penalty weight",
-    "label_smoothing": "Label smoothing", "instance_noise": "Instance noise",
-    "instance_noise_epochs": "Instance noise fades over (epochs)", "replay": "Replay share",
-    "replay_size": "Replay buffer size", "data_source": "Where MNIST-likes come from",
-    "image_size": "Image size", "channels": "Colour", "max_images": "Use at most (images)",
-    "device": "Device", "threads": "CPU threads", "precision": "Precision",
-    "channels_last": "Channels-last memory", "fused_adam": "Fused Adam",
-    "joint_d_batch": "Real and fake through D as one batch", "compile": "torch.compile",
-    "compile_mode": "torch.compile mode", "seed": "Seed",
-    "log_every": "Log every (steps)", "sample_count": "Images in the sample grid",
-    "sample_seed": "Seed of the fixed noise", "quality_samples": "Samples scored for quality",
-    "snapshot_schedule": "Snapshot schedule",
-    "keep_checkpoints": "Checkpoints kept for resume",
+    "name": N_("Name (optional)"),
+    "dataset": N_("Dataset"), "arch": N_("Architecture"), "objective": N_("Objective (loss)"),
+    "epochs": N_("Epochs"), "batch_size": N_("Batch size"), "lr_g": N_("Learning rate of G"),
+    "lr_d": N_("Learning rate of D"), "conditional": N_("Conditional (G and D see the class)"),
+    "z_dim": N_("Noise size (z_dim)"), "g_hidden": N_("G layer sizes (MLP)"), "d_hidden": N_("D layer sizes (MLP)"),
+    "g_filters": N_("G filters (DCGAN)"), "d_filters": N_("D filters (DCGAN)"), "kernel_size": N_("Kernel size (DCGAN)"),
+    "upsample": N_("Upsampling (DCGAN)"), "batchnorm": N_("BatchNorm (DCGAN)"),
+    "minibatch_std": N_("Minibatch standard deviation in D"), "dropout": N_("Dropout in D"),
+    "embed_dim": N_("Label embedding size"), "beta1": N_("Adam beta1"), "beta2": N_("Adam beta2"),
+    "weight_decay": N_("Weight decay"), "d_steps": N_("D steps per G step"), "gp_weight": N_("Gradient penalty weight"),
+    "label_smoothing": N_("Label smoothing"), "instance_noise": N_("Instance noise"),
+    "instance_noise_epochs": N_("Instance noise fades over (epochs)"), "replay": N_("Replay share"),
+    "replay_size": N_("Replay buffer size"), "data_source": N_("Where MNIST-likes come from"),
+    "image_size": N_("Image size"), "channels": N_("Colour"), "max_images": N_("Use at most (images)"),
+    "device": N_("Device"), "threads": N_("CPU threads"), "precision": N_("Precision"),
+    "channels_last": N_("Channels-last memory"), "fused_adam": N_("Fused Adam"),
+    "joint_d_batch": N_("Real and fake through D as one batch"), "compile": N_("torch.compile"),
+    "compile_mode": N_("torch.compile mode"), "seed": N_("Seed"),
+    "log_every": N_("Log every (steps)"), "sample_count": N_("Images in the sample grid"),
+    "sample_seed": N_("Seed of the fixed noise"), "quality_samples": N_("Samples scored for quality"),
+    "snapshot_schedule": N_("Snapshot schedule"),
+    "keep_checkpoints": N_("Checkpoints kept for resume"),
 }
 DATASET_TITLES = {
-    "mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothes",
-    "cifar10": "CIFAR-10 photos (download)",
-    "folder": "Your own images (upload a zip)", "ring": "2D toy: 8 Gaussians on a ring",
-    "grid": "2D toy: 25 Gaussians on a grid", "spiral": "2D toy: a spiral", "moons": "2D toy: two moons",
+    "mnist": N_("MNIST digits"), "fashion-mnist": N_("Fashion-MNIST clothes"),
+    "cifar10": N_("CIFAR-10 photos (download)"),
+    "folder": N_("Your own images (upload a zip)"), "ring": N_("2D toy: 8 Gaussians on a ring"),
+    "grid": N_("2D toy: 25 Gaussians on a grid"), "spiral": N_("2D toy: a spiral"), "moons": N_("2D toy: two moons"),
 }
 CHOICES = {
     "dataset": (DATASET_NAMES, DATASET_TITLES),
@@ -74,12 +77,12 @@ CHOICES = {
     "objective": (OBJECTIVE_NAMES, OBJECTIVE_TITLES),
     "upsample": (UPSAMPLES, {}),
     "precision": (PRECISIONS, {}),
-    "data_source": (DATA_SOURCES, {"auto": "auto (full copy if cached, else bundled)",
-                                   "bundled": "bundled subset (offline)",
-                                   "download": "download (torchvision)"}),
+    "data_source": (DATA_SOURCES, {"auto": N_("auto (full copy if cached, else bundled)"),
+                                   "bundled": N_("bundled subset (offline)"),
+                                   "download": N_("download (torchvision)")}),
     "kernel_size": ((4, 5), {}),
-    "image_size": ((0, 28, 32, 64), {0: "the dataset's own", 28: "28 px", 32: "32 px", 64: "64 px"}),
-    "channels": ((0, 1, 3), {0: "the dataset's own", 1: "grey", 3: "colour"}),
+    "image_size": ((0, 28, 32, 64), {0: N_("the dataset's own"), 28: "28 px", 32: "32 px", 64: "64 px"}),
+    "channels": ((0, 1, 3), {0: N_("the dataset's own"), 1: N_("grey"), 3: N_("colour")}),
 }
 # Settings of newer cores that this form does not name yet still get a widget, under Execution.
 _KNOWN = set(MAIN) | set(OTHER) | {n for names in SECTIONS.values() for n in names}
@@ -94,7 +97,7 @@ FLOAT_STEPS = {"lr_g": 5e-5, "lr_d": 5e-5, "weight_decay": 1e-5}
 
 def device_choices() -> tuple[list[str], str]:
     """The devices this server has, and a sentence saying so (auto picks the first GPU)."""
-    opts, have = ["auto", "cpu"], [f"CPU ({os.cpu_count() or 1} cores)"]
+    opts, have = ["auto", "cpu"], [tx("CPU ({n} cores)", n=os.cpu_count() or 1)]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             opts.append(f"cuda:{i}")
@@ -103,9 +106,9 @@ def device_choices() -> tuple[list[str], str]:
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         opts.append("mps")
-        have.append("Apple GPU (mps)")
+        have.append(tx("Apple GPU (mps)"))
     auto = "cuda:0" if torch.cuda.is_available() else ("mps" if "mps" in opts else "cpu")
-    return opts, f"This server has: {', '.join(have)}. 'auto' trains on {auto}."
+    return opts, tr("This server has: {devices}. 'auto' trains on {auto}.", devices=", ".join(have), auto=auto)
 
 
 def preset_defaults(preset: str) -> dict:
@@ -118,8 +121,46 @@ def preset_defaults(preset: str) -> dict:
 
 
 def _widget_value(value):
-    """How a setting sits in its widget: layer sizes as "256, 512, 1024" text, others as they are."""
-    return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else value
+    """How a setting sits in its widget: layer sizes as "256, 512, 1024" text, decimal numbers as
+    text in the page's language (0,0002 in pt-BR; either separator is accepted back), others as
+    they are."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return typed_number(value)
+    return value
+
+
+def typed_number(value: float) -> str:
+    """A decimal number as a person would type it in the page's language (no thousands
+    separator: 0,0002, 1e-07 stays readable as 0,0000001)."""
+    text = f"{value:.12f}".rstrip("0").rstrip(".") if value == value and abs(value) < 1e15 else repr(value)
+    if text in ("", "-0"):
+        text = "0"
+    return text.replace(".", ",") if lang() == "pt" else text
+
+
+def label(name: str) -> str:
+    """The visible (translated) name of a setting."""
+    return tr(LABELS[name]) if name in LABELS else esc(name)
+
+
+def _float_fields() -> set[str]:
+    return {f.name for f in dataclasses.fields(TrainConfig) if isinstance(f.default, float)
+            and not isinstance(f.default, bool)}
+
+
+def parse_typed(values: dict) -> tuple[dict, dict]:
+    """Decimal settings typed as text (comma or point) turned into numbers; (values, errors)."""
+    out, errors = dict(values), {}
+    for name in _float_fields():
+        if isinstance(out.get(name), str):
+            try:
+                out[name] = parse_number(out[name])
+            except ValueError:
+                errors[name] = Message("must be a number, got {value}", value=repr(out[name]))
+                out.pop(name)
+    return out, errors
 
 
 def init_fields(defaults: dict) -> None:
@@ -139,19 +180,21 @@ def apply_preset() -> None:
 
 def check(values: dict) -> tuple[TrainConfig | None, dict[str, str]]:
     """(config, {}) when ``values`` are valid, else (None, {field: message}) naming every problem."""
+    values, typed = parse_typed(values)
     try:
         cfg = TrainConfig.from_dict(values)
     except ConfigError as e:
         rest = TrainConfig.from_dict({k: v for k, v in values.items() if k not in e.errors})
-        return None, {**validation_errors(rest), **e.errors}
-    errors = validation_errors(cfg)
+        return None, {**validation_errors(rest), **e.errors, **typed}
+    errors = {**validation_errors(cfg), **typed}
     return (None if errors else cfg), errors
 
 
 def field(name: str, default, slots: dict, devices: list[str] | None = None):
     """Draw the widget of one field (its preset value as the start) and an empty slot under it
     for its validation message (``slots[name]``, filled by :func:`show_errors`); the value."""
-    label, key, help_ = LABELS.get(name, name), KEY + name, field_help().get(name)
+    label_, key = label(name), KEY + name
+    help_ = tr(field_help()[name]) if name in field_help() else None
     if name == "device":
         options, titles = devices or ["auto", "cpu"], {}
     elif name in CHOICES:
@@ -161,15 +204,19 @@ def field(name: str, default, slots: dict, devices: list[str] | None = None):
     current = st.session_state.get(key, default)
     if options is not None:
         options = list(options) + ([current] if current not in options else [])
-        value = st.selectbox(label, options, key=key, help=help_, format_func=lambda v: titles.get(v, str(v)))
+        value = st.selectbox(label_, options, key=key, help=help_,
+                             format_func=lambda v: tx(titles[v]) if v in titles else str(v))
     elif isinstance(default, bool):
-        value = st.checkbox(label, key=key, help=help_)
+        value = st.checkbox(label_, key=key, help=help_)
     elif isinstance(default, int):
-        value = st.number_input(label, step=1, format="%d", key=key, help=help_)
+        value = st.number_input(label_, step=1, format="%d", key=key, help=help_)
     elif isinstance(default, float):
-        value = st.number_input(label, step=FLOAT_STEPS.get(name, 0.01), format="%g", key=key, help=help_)
+        # text, not a number box: a decimal comma (0,0002) must be accepted as well as a point
+        if not isinstance(st.session_state.get(key), str):
+            st.session_state[key] = typed_number(float(current))
+        value = st.text_input(label_, key=key, help=help_, max_chars=40)
     else:   # text, and layer sizes as "256, 512, 1024"
-        value = st.text_input(label, key=key, help=help_, max_chars=200)
+        value = st.text_input(label_, key=key, help=help_, max_chars=200)
     slots[name] = st.empty()
     return value
 
@@ -188,5 +235,5 @@ def show_errors(slots: dict, errors: dict[str, str]) -> dict[str, str]:
     """Write each message into its field's slot; returns the messages that have no field here."""
     for name, msg in errors.items():
         if name in slots:
-            slots[name].markdown(f":red[⚠ {msg}]")
+            slots[name].markdown(f":red[⚠ {shown(msg)}]")
     return {k: v for k, v in errors.items() if k not in slots}

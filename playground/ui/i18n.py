@@ -19,16 +19,21 @@ import streamlit as st
 from playground import i18n
 
 _STATE = "_lang"
-# Every ASCII punctuation character may be backslash-escaped in CommonMark and then shows as
-# itself; escaping them all also breaks bare URLs (no autolink), Streamlit's :icon: and :color[]
-# directives, $math$ and raw HTML tags.
-_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+# Characters that start Markdown or HTML: links and images ([ ] ( ) !), emphasis (* _ ~), code
+# (`), headings and lists (# + -), tables (|), raw HTML and autolinks (< >), Streamlit's :icon: and
+# :color[] directives and bare URLs (:), $math$, e-mail autolinks (@), braces. CommonMark shows a
+# backslash-escaped punctuation character as itself.
+_SPECIAL = re.compile(r"([\\`*_\[\]()!#+\-<>|~:$@{}&])")
+_WWW = re.compile(r"(?i)\b(www)\.")          # "www.example.com" would become a link
+_ORDERED = re.compile(r"^(\d+)([.)])")        # "1. text" at the start of a line is a list
 
 
 def esc(value) -> str:
     """``value`` as literal text inside Markdown (on one line)."""
     text = " ".join(str(value).splitlines())
-    return _PUNCT.sub(r"\\\1", text)
+    text = _SPECIAL.sub(r"\\\1", text)
+    text = _WWW.sub(r"\1\\.", text)
+    return _ORDERED.sub(r"\1\\\2", text)
 
 
 def lang() -> str:

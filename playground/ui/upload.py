@@ -18,6 +18,9 @@ import streamlit as st
 
 from playground.data import DataError
 from playground.data.archive import scan_zip
+from playground.i18n import msg
+from playground.ui.i18n import shown as shown_msg
+from playground.ui.i18n import tr, trn
 
 UPLOADS_DIR = "_uploads"     # inside the runs folder; not a run id, so never listed as a run
 ZIP_NAME = "images.zip"
@@ -38,13 +41,18 @@ class SavedUpload:
 
     @property
     def summary(self) -> str:
-        msg = f"{self.name}: {self.n_images:,} image{'s' if self.n_images != 1 else ''} found"
-        if self.skipped:
-            few = ", ".join(self.skipped[:3]) + (f" and {len(self.skipped) - 3} more"
-                                                 if len(self.skipped) > 3 else "")
-            n = len(self.skipped)
-            msg += f"; {n} other file{'s' if n != 1 else ''} will be skipped ({few})"
-        return msg + "."
+        """What was found, in the page's language, every file name escaped (Markdown)."""
+        found = trn("{name}: {n} image found.", "{name}: {n} images found.", self.n_images, name=self.name)
+        if not self.skipped:
+            return found
+        few = ", ".join(self.skipped[:3])
+        n = len(self.skipped)
+        if n > 3:
+            return found + " " + trn("{n} other file will be skipped ({few} and {more} more).",
+                                     "{n} other files will be skipped ({few} and {more} more).", n,
+                                     few=few, more=n - 3)
+        return found + " " + trn("{n} other file will be skipped ({few}).",
+                                 "{n} other files will be skipped ({few}).", n, few=few)
 
 
 def save_upload(name: str, stream, runs_root: Path, max_bytes: int = MAX_UPLOAD_BYTES) -> SavedUpload:
@@ -54,7 +62,7 @@ def save_upload(name: str, stream, runs_root: Path, max_bytes: int = MAX_UPLOAD_
     large, not a zip, unsafe, or holds no images."""
     shown = Path(str(name or "upload.zip")).name[:120]
     if not shown.lower().endswith(".zip"):
-        raise UploadError(f"{shown} is not a .zip file: pack your images into a zip archive first")
+        raise UploadError(msg("{name} is not a .zip file: pack your images into a zip archive first", name=shown))
     folder = Path(runs_root) / UPLOADS_DIR / secrets.token_hex(8)
     folder.mkdir(parents=True)
     path = folder / ZIP_NAME
@@ -64,8 +72,8 @@ def save_upload(name: str, stream, runs_root: Path, max_bytes: int = MAX_UPLOAD_
             while chunk := stream.read(_CHUNK):
                 written += len(chunk)
                 if written > max_bytes:
-                    raise UploadError(f"{shown} is larger than the {max_bytes // (1024 * 1024)} MB "
-                                      f"upload limit; use fewer or smaller images")
+                    raise UploadError(msg("{name} is larger than the {mb} MB upload limit; use fewer "
+                                          "or smaller images", name=shown, mb=max_bytes // (1024 * 1024)))
                 out.write(chunk)
         try:
             images, others = scan_zip(path)
@@ -82,9 +90,9 @@ def zip_uploader(runs_root: Path, key: str = "upload_zip") -> SavedUpload | None
     """A file uploader for a zip of images; shows what was found or why it was rejected.
 
     Each uploaded file is stored and checked once per session (keyed by Streamlit's file id)."""
-    up = st.file_uploader("Upload a zip of your images", type=["zip"], key=key,
-                          help="A .zip of .png/.jpg images; one subfolder per class gives the run "
-                               "labels. Images are resized and centre-cropped to the image size.")
+    up = st.file_uploader(tr("Upload a zip of your images"), type=["zip"], key=key,
+                          help=tr("A .zip of .png/.jpg images; one subfolder per class gives the run "
+                                  "labels. Images are resized and centre-cropped to the image size."))
     if up is None:
         return None
     done = st.session_state.setdefault("_uploads", {})
@@ -92,16 +100,17 @@ def zip_uploader(runs_root: Path, key: str = "upload_zip") -> SavedUpload | None
         try:
             done[up.file_id] = save_upload(up.name, up, runs_root)
         except UploadError as e:
-            done[up.file_id] = str(e)
+            done[up.file_id] = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
         except OSError as e:
-            done[up.file_id] = f"The upload could not be stored on the server ({e.strerror})."
+            done[up.file_id] = msg("The upload could not be stored on the server ({reason}).",
+                                   reason=e.strerror or str(e))
     result = done[up.file_id]
     if isinstance(result, str):
-        st.error(f"This zip cannot be used. {result}")
+        st.error(tr("This zip cannot be used.") + " " + shown_msg(result))
         return None
     if not result.path.is_file():   # removed on the server since; ask for it again
         del done[up.file_id]
-        st.warning("The uploaded zip is no longer on the server; please upload it again.")
+        st.warning(tr("The uploaded zip is no longer on the server; please upload it again."))
         return None
     st.success(result.summary)
     return result

@@ -8,18 +8,19 @@ from playground.presets import PRESETS
 from playground.runs import RunError
 from playground.ui import form
 from playground.ui.common import PAGES, job_manager, runs_root
+from playground.ui.i18n import lang, shown, tr, trn, tx
 from playground.ui.upload import zip_uploader
 
-st.title("Train a GAN")
-st.caption("Start from a preset: it names a known combination of architecture, objective and "
-           "settings. Change what you like; every setting explains itself when you hover over "
-           "its question mark.")
+st.title(tr("Train a GAN"))
+st.caption(tr("Start from a preset: it names a known combination of architecture, objective and "
+              "settings. Change what you like; every setting explains itself when you hover over "
+              "its question mark."))
 
 names = list(PRESETS)
-preset_name = st.selectbox("Preset", names, key=form.KEY + "preset",
-                           format_func=lambda n: PRESETS[n].title, on_change=form.apply_preset)
+preset_name = st.selectbox(tr("Preset"), names, key=form.KEY + "preset",
+                           format_func=lambda n: tx(PRESETS[n].title), on_change=form.apply_preset)
 preset = PRESETS[preset_name]
-st.info(preset.description, icon=":material/lightbulb:")
+st.info(tr(preset.description), icon=":material/lightbulb:")
 defaults = form.preset_defaults(preset_name)
 form.init_fields(defaults)
 devices, device_note = form.device_choices()
@@ -28,9 +29,9 @@ values = {"preset": preset_name}
 
 top = st.columns([2, 2, 2])
 with top[0]:
-    values["name"] = st.text_input("Name (optional)", key=form.KEY + "name", max_chars=100,
-                                   placeholder="e.g. my first DCGAN",
-                                   help="Shown in the run lists; you can rename the run later.")
+    values["name"] = st.text_input(form.label("name"), key=form.KEY + "name", max_chars=100,
+                                   placeholder=tx("e.g. my first DCGAN"),
+                                   help=tr("Shown in the run lists; you can rename the run later."))
 with top[1]:
     values["dataset"] = form.field("dataset", defaults["dataset"], slots)
 with top[2]:
@@ -42,16 +43,16 @@ if values["dataset"] == "folder":
     values["data_dir"] = str(saved.path) if saved else ""
     slots["data_dir"] = st.empty()
 elif values["dataset"] in TOY_NAMES:
-    st.caption("2D toys train in seconds: the generator learns to place points on the shape, and "
-               "the 2D toy view shows where the discriminator draws its line.")
+    st.caption(tr("2D toys train in seconds: the generator learns to place points on the shape, and "
+                  "the 2D toy view shows where the discriminator draws its line."))
 
 values.update(form.fields_in_columns(("objective", "epochs", "batch_size", "lr_g", "lr_d"), defaults,
                                      slots, columns=5))
 
-st.subheader("More settings")
+st.subheader(tr("More settings"))
 for title, names_ in form.SECTIONS.items():
-    with st.expander(title):
-        if title == "Execution":
+    with st.expander(tr(title)):
+        if title == "Execution":   # the message id
             st.caption(device_note)
         values.update(form.fields_in_columns(names_, defaults, slots, columns=3, devices=devices))
 
@@ -63,17 +64,19 @@ manager = job_manager()
 busy = len(manager.active())
 if leftover:
     for name, msg in leftover.items():
-        st.error(f"{form.LABELS.get(name, name)}: {msg}")
+        st.error(f"{form.label(name)}: {shown(msg)}")
 if errors:
-    st.warning(f"Fix the {len(errors)} setting{'s' if len(errors) != 1 else ''} marked in red "
-               "above to start.")
+    st.warning(trn("Fix the setting marked in red above to start.",
+                   "Fix the {n} settings marked in red above to start.", len(errors)))
 elif busy >= manager.max_jobs:
-    st.caption(f"{busy} run{'s are' if busy != 1 else ' is'} training already (the limit is "
-               f"{manager.max_jobs}): this one will wait in the queue and start by itself.")
-if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=bool(errors)):
+    st.caption(trn("{n} run is training already (the limit is {limit}): this one will wait in the "
+                   "queue and start by itself.",
+                   "{n} runs are training already (the limit is {limit}): this one will wait in the "
+                   "queue and start by itself.", busy, limit=manager.max_jobs))
+if st.button(tr("Start training"), type="primary", icon=":material/play_arrow:", disabled=bool(errors)):
     try:
         run = manager.submit(cfg)
     except (ConfigError, RunError, OSError) as e:
-        st.error(f"The run could not be started: {e}")
+        st.error(tr("The run could not be started: {error}", error=e))
     else:
-        st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}"})
+        st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}", "lang": lang()})
