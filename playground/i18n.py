@@ -84,7 +84,8 @@ class Message(str):
     values: dict
 
     def __new__(cls, msgid: str, **values):
-        english = _fill(msgid, {k: str(v) if isinstance(v, Message) else v for k, v in values.items()})
+        english = _fill(msgid, {k: str(v) if isinstance(v, Message) else (f"{v:g}" if isinstance(v, float) else v)
+                                for k, v in values.items()})
         obj = super().__new__(cls, english)
         obj.msgid, obj.values = msgid, values
         return obj

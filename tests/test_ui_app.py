@@ -276,7 +276,9 @@ def test_live_setting_out_of_range_gets_a_message(with_runs):
     at = app("watch", run="runs/mnist")
     at.number_input[2].set_value(0)                  # D steps per G step
     next(b for b in at.button if b.label == "Apply").click().run()
-    assert any("d_steps" in e.value for e in at.error)
+    # the field's visible name, never the internal one
+    assert any("D steps per G step" in e.value for e in at.error)
+    assert not any("d_steps" in e.value for e in at.error)
     assert "d_steps" not in run.read_control()
 
 

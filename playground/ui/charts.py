@@ -11,11 +11,16 @@ import math
 
 import plotly.graph_objects as go
 
+from playground.i18n import N_, format_number, t
+
 D_COLOUR, G_COLOUR = "#1f77b4", "#e8710a"
 REAL_COLOUR, FAKE_COLOUR = "#188038", "#c5221f"
 SELECTED_COLOUR = "#5f6368"
 CHANGE_COLOUR = "#9334e6"
-CHANGE_NAMES = {"lr_g": "G learning rate", "lr_d": "D learning rate", "d_steps": "D steps per G step"}
+CHANGE_NAMES = {"lr_g": N_("G learning rate"), "lr_d": N_("D learning rate"),
+                "d_steps": N_("D steps per G step")}
+# Plotly's decimal and thousands separators per language (its hover numbers and axis ticks).
+SEPARATORS = {"pt": ",.", "en": ".,"}
 
 
 def ema(values: list, weight: float = 0.8) -> list:
@@ -44,21 +49,29 @@ def _values(records: list[dict], key: str) -> list:
     return [r.get(key) for r in records]
 
 
-def _layout(fig: go.Figure, title: str, y_title: str, height: int) -> go.Figure:
+def _layout(fig: go.Figure, title: str, y_title: str, height: int, lang: str = "en") -> go.Figure:
     fig.update_layout(
+        separators=SEPARATORS.get(lang, ".,"),
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
         margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
         legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0),
-        xaxis_title="epoch", yaxis_title=y_title)
+        xaxis_title=t("epoch", lang), yaxis_title=y_title)
     return fig
 
 
-def _marks(fig: go.Figure, changes: list[dict], steps_per_epoch: int, selected_epoch) -> None:
+def _change_value(v, lang: str) -> str:
+    return format_number(v, lang, significant=4) if isinstance(v, (int, float)) else str(v)
+
+
+def _marks(fig: go.Figure, changes: list[dict], steps_per_epoch: int, selected_epoch, lang: str = "en") -> None:
     """Dotted purple lines where a live setting changed; a grey line at the scrubbed epoch."""
     by_x: dict[float, list[str]] = {}
     for c in changes:
-        name = CHANGE_NAMES.get(c.get("field"), str(c.get("field")))
-        by_x.setdefault(x_of(c, steps_per_epoch), []).append(f"{name} {c.get('old')} → {c.get('new')}")
+        field = c.get("field")
+        # Plotly reads <tags> in annotation text: only the project's own names and numbers go in
+        name = t(CHANGE_NAMES[field], lang) if field in CHANGE_NAMES else "?"
+        by_x.setdefault(x_of(c, steps_per_epoch), []).append(
+            f"{name} {_change_value(c.get('old'), lang)} → {_change_value(c.get('new'), lang)}")
     for x, texts in by_x.items():
         fig.add_vline(x=x, line=dict(color=CHANGE_COLOUR, dash="dot", width=1.5))
         fig.add_annotation(x=x, y=1, yref="paper", text="<br>".join(texts), showarrow=False,
@@ -66,21 +79,23 @@ def _marks(fig: go.Figure, changes: list[dict], steps_per_epoch: int, selected_e
                            bgcolor="rgba(255,255,255,0.8)", name="change")
     if selected_epoch is not None:
         fig.add_vline(x=selected_epoch, line=dict(color=SELECTED_COLOUR, width=2),
-                      annotation_text=f"epoch {selected_epoch}", annotation_position="top left",
+                      annotation_text=t("epoch {epoch}", lang, epoch=selected_epoch),
+                      annotation_position="top left",
                       name="selected epoch")
 
 
-def _pair(fig, steps, epochs, spe, key, name, colour, smooth_weight):
+def _pair(fig, steps, epochs, spe, key, name, colour, smooth_weight, lang="en"):
     xs = [x_of(r, spe) for r in steps]
     raw = _values(steps, key)
-    fig.add_trace(go.Scatter(x=xs, y=raw, mode="lines", name=f"{name} (each log step)",
+    fig.add_trace(go.Scatter(x=xs, y=raw, mode="lines", name=t("{name} (each log step)", lang, name=name),
                              line=dict(color=colour, width=1), opacity=0.3, showlegend=False,
                              hovertemplate="%{y:.3f}"))
     fig.add_trace(go.Scatter(x=xs, y=ema(raw, smooth_weight), mode="lines", name=name,
                              line=dict(color=colour, width=2.5), hovertemplate="%{y:.3f}"))
     if epochs:
         fig.add_trace(go.Scatter(x=[float(r.get("epoch", 0)) for r in epochs], y=_values(epochs, key),
-                                 mode="markers", name=f"{name}, epoch mean", showlegend=False,
+                                 mode="markers", name=t("{name}, epoch mean", lang, name=name),
+                                 showlegend=False,
                                  marker=dict(color=colour, size=8, symbol="diamond",
                                              line=dict(color="white", width=1)),
                                  hovertemplate="%{y:.3f}"))
@@ -88,13 +103,14 @@ def _pair(fig, steps, epochs, spe, key, name, colour, smooth_weight):
 
 def loss_figure(steps: list[dict], epochs: list[dict], changes: list[dict] = (),
                 steps_per_epoch: int = 0, selected_epoch: int | None = None,
-                smooth_weight: float = 0.8, height: int = 340) -> go.Figure:
+                smooth_weight: float = 0.8, height: int = 340, lang: str = "en") -> go.Figure:
     """D and G loss: each logged step (faint), smoothed (bold), epoch means (diamonds)."""
     fig = go.Figure()
-    _pair(fig, steps, epochs, steps_per_epoch, "loss_d", "D loss", D_COLOUR, smooth_weight)
-    _pair(fig, steps, epochs, steps_per_epoch, "loss_g", "G loss", G_COLOUR, smooth_weight)
-    _marks(fig, list(changes), steps_per_epoch, selected_epoch)
-    return _layout(fig, "Losses of the discriminator (D) and generator (G)", "loss", height)
+    _pair(fig, steps, epochs, steps_per_epoch, "loss_d", t("D loss", lang), D_COLOUR, smooth_weight, lang)
+    _pair(fig, steps, epochs, steps_per_epoch, "loss_g", t("G loss", lang), G_COLOUR, smooth_weight, lang)
+    _marks(fig, list(changes), steps_per_epoch, selected_epoch, lang)
+    return _layout(fig, t("Losses of the discriminator (D) and generator (G)", lang), t("loss", lang),
+                   height, lang)
 
 
 def is_critic(objective: str, records: list[dict]) -> bool:
@@ -106,20 +122,23 @@ def is_critic(objective: str, records: list[dict]) -> bool:
 
 def d_output_figure(steps: list[dict], epochs: list[dict], objective: str, changes: list[dict] = (),
                     steps_per_epoch: int = 0, selected_epoch: int | None = None,
-                    smooth_weight: float = 0.8, height: int = 340) -> go.Figure:
+                    smooth_weight: float = 0.8, height: int = 340, lang: str = "en") -> go.Figure:
     """D(x) and D(G(z)) as probabilities with the 0.5 line, or the raw critic scores for
     hinge and WGAN-GP (which are not probabilities)."""
     critic = is_critic(objective, steps or epochs)
     real_key, fake_key = ("score_real", "score_fake") if critic else ("d_real", "d_fake")
     fig = go.Figure()
-    _pair(fig, steps, epochs, steps_per_epoch, real_key, "D(x), real images", REAL_COLOUR, smooth_weight)
-    _pair(fig, steps, epochs, steps_per_epoch, fake_key, "D(G(z)), generated images", FAKE_COLOUR,
-          smooth_weight)
+    _pair(fig, steps, epochs, steps_per_epoch, real_key, t("D(x), real images", lang), REAL_COLOUR,
+          smooth_weight, lang)
+    _pair(fig, steps, epochs, steps_per_epoch, fake_key, t("D(G(z)), generated images", lang), FAKE_COLOUR,
+          smooth_weight, lang)
     if not critic:
         fig.add_hline(y=0.5, line=dict(color="#80868b", dash="dash", width=1.5),
-                      annotation_text="0.5: D cannot tell them apart", annotation_position="bottom right")
+                      annotation_text=t("0.5: D cannot tell them apart", lang),
+                      annotation_position="bottom right")
         fig.update_yaxes(range=[-0.02, 1.02])
-    _marks(fig, list(changes), steps_per_epoch, selected_epoch)
-    title = ("Critic scores of real and generated images" if critic
-             else "How sure D is that an image is real")
-    return _layout(fig, title, "critic score" if critic else "probability 'real'", height)
+    _marks(fig, list(changes), steps_per_epoch, selected_epoch, lang)
+    title = (t("Critic scores of real and generated images", lang) if critic
+             else t("How sure D is that an image is real", lang))
+    return _layout(fig, title, t("critic score", lang) if critic else t("probability 'real'", lang),
+                   height, lang)

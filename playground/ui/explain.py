@@ -2,44 +2,48 @@
 
 from __future__ import annotations
 
-LOSSES = (
+from playground.i18n import N_
+
+# Message ids: pages translate them with tr() where they are shown.
+LOSSES = N_(
     "Each line is one network's training loss: faint for every logged step, bold smoothed, diamonds "
     "for the mean of each epoch. GAN losses do not fall to zero like other models' do, because each "
     "network's loss is the other's gain. In a healthy run both wobble around a steady level; D's "
     "loss sinking towards 0 while G's keeps climbing means D has won and G has stopped learning.")
 
-PROBABILITIES = (
+PROBABILITIES = N_(
     "D(x) is how sure the discriminator is that real images are real; D(G(z)) is how sure it is "
     "that generated images are real. In a healthy run both hover between about 0.3 and 0.8, D(x) a "
     "little above D(G(z)). D(G(z)) collapsing to 0 means the generator can no longer fool D.")
 
-CRITIC = (
+CRITIC = N_(
     "With the hinge and WGAN-GP objectives the discriminator is a critic: it gives each image a "
     "score, not a probability, so there is no 0.5 line. Watch the gap between the real and the "
     "generated scores: it shrinks as the generator gets better.")
 
-CHANGES = "Dotted purple lines mark where a setting was changed during training."
+CHANGES = N_("Dotted purple lines mark where a setting was changed during training.")
 
-GRID_IMAGES = (
+GRID_IMAGES = N_(
     "The same noise vectors passed through the generator after each epoch, so every grid is "
     "comparable. Epoch 0 is before any training: pure noise. In a healthy run shapes appear within "
     "a few epochs and sharpen; the same picture in every cell is mode collapse.")
 
-GRID_CONDITIONAL = (
-    " This run is conditional: each row asks the generator for one class, with the same noise in "
+GRID_CONDITIONAL = N_(
+    "This run is conditional: each row asks the generator for one class, with the same noise in "
     "every row.")
 
-GRID_TOY = (
+GRID_TOY = N_(
     "Green dots are real data, magenta dots are generated, and the background is the "
     "discriminator's opinion (orange: 'real', blue: 'fake'). A healthy generator covers every green "
     "cluster; hopping between a few of them is mode collapse.")
 
-LIVE_SETTINGS = (
+LIVE_SETTINGS = N_(
     "Change the learning rates or the number of D steps per G step while the run trains. The "
     "worker applies them at its next step and the charts mark the moment.")
 
 
-def grid_caption(is_toy: bool, conditional: bool) -> str:
+def grid_caption(is_toy: bool, conditional: bool, tr=lambda m: m) -> str:
+    """The caption under a run's grids, through ``tr`` (the page's translation)."""
     if is_toy:
-        return GRID_TOY
-    return GRID_IMAGES + (GRID_CONDITIONAL if conditional else "")
+        return tr(GRID_TOY)
+    return tr(GRID_IMAGES) + (" " + tr(GRID_CONDITIONAL) if conditional else "")

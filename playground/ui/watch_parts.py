@@ -14,7 +14,9 @@ import streamlit as st
 from playground.config import ConfigError, TrainConfig
 from playground.runs import ACTIVE_STATES, RunError, effective_state
 from playground.ui import charts, explain, exports, runinfo
+from playground.i18n import render
 from playground.ui.common import RunRef, job_manager
+from playground.ui.i18n import esc, lang, num, shown, tr, trn, tx
 from playground.ui.widgets import metrics_for, show_grid
 
 POLL_S = 2.0
@@ -27,35 +29,37 @@ def controls(ref: RunRef, state: str, status: dict, cfg: TrainConfig) -> None:
     wanted = run.read_control().get("state")
     cols = st.columns([1, 1, 3])
     if state == "running":
-        if cols[0].button("Pause", icon=":material/pause:", disabled=wanted == "paused"):
+        if cols[0].button(tr("Pause"), icon=":material/pause:", disabled=wanted == "paused"):
             manager.pause(run)
             st.rerun()
     elif state == "paused":
-        if cols[0].button("Resume", icon=":material/play_arrow:", type="primary"):
+        if cols[0].button(tr("Resume"), icon=":material/play_arrow:", type="primary"):
             manager.unpause(run)
             st.rerun()
     if state in ("running", "paused"):
-        if cols[1].button("Stop", icon=":material/stop:", disabled=wanted == "stopped",
-                          help="Saves a checkpoint and ends the run; Resume continues it later."):
+        if cols[1].button(tr("Stop"), icon=":material/stop:", disabled=wanted == "stopped",
+                          help=tr("Saves a checkpoint and ends the run; Resume continues it later.")):
             manager.stop(run)
             st.rerun()
-        verbs = {"paused": "pause", "stopped": "stop", "running": "resume"}
-        if wanted in verbs and wanted != state:
-            cols[2].caption(f"Asked to {verbs[wanted]}; the worker does it after its current step…")
+        asked = {"paused": tr("Asked to pause; the worker does it after its current step…"),
+                 "stopped": tr("Asked to stop; the worker does it after its current step…"),
+                 "running": tr("Asked to resume; the worker does it after its current step…")}
+        if wanted in asked and wanted != state:
+            cols[2].caption(asked[wanted])
     elif state == "queued":
-        if cols[0].button("Remove from queue", icon=":material/close:"):
+        if cols[0].button(tr("Remove from queue"), icon=":material/close:"):
             manager.stop(run)
             st.rerun()
     elif state in ("stopped", "interrupted", "failed"):
-        if cols[0].button("Resume", icon=":material/play_arrow:", type="primary",
-                          help="Continue from the newest checkpoint."):
+        if cols[0].button(tr("Resume"), icon=":material/play_arrow:", type="primary",
+                          help=tr("Continue from the newest checkpoint.")):
             _resume(manager, run)
     elif state == "finished":
         done = int(status.get("epoch") or cfg.epochs)
-        more = cols[0].number_input("Train until epoch", min_value=done + 1, value=done + 5, step=1,
+        more = cols[0].number_input(tr("Train until epoch"), min_value=done + 1, value=done + 5, step=1,
                                     key=f"more::{ref.key}::{done}")
         cols[1].write("")
-        if cols[1].button("Continue training", icon=":material/fast_forward:"):
+        if cols[1].button(tr("Continue training"), icon=":material/fast_forward:"):
             _resume(manager, run, epochs=int(more))
 
 
@@ -63,10 +67,11 @@ def _resume(manager, run, epochs=None) -> None:
     try:
         started = manager.resume(run, epochs=epochs)
     except (RunError, ValueError, OSError) as e:
-        st.error(f"Could not resume: {e}")
+        st.error(tr("Could not resume: {error}", error=e))
         return
     if not started:
-        st.warning(f"All {manager.max_jobs} training slot(s) are busy; try again when a run ends.")
+        st.warning(trn("The only training slot is busy; try again when a run ends.",
+                       "All {n} training slots are busy; try again when a run ends.", manager.max_jobs))
         return
     st.rerun()
 
@@ -74,44 +79,47 @@ def _resume(manager, run, epochs=None) -> None:
 def live_settings(ref: RunRef, status: dict, cfg: TrainConfig) -> None:
     """A small form for lr_g, lr_d and d_steps, sent to the running worker."""
     live = status.get("live") or {}
-    with st.expander("Change settings while it trains"):
-        st.caption(explain.LIVE_SETTINGS)
+    with st.expander(tr("Change settings while it trains")):
+        st.caption(tr(explain.LIVE_SETTINGS))
         with st.form(f"live::{ref.key}", border=False):
             c = st.columns(3)
-            lr_g = c[0].number_input("Learning rate of G", value=float(live.get("lr_g", cfg.lr_g)),
+            lr_g = c[0].number_input(tr("Learning rate of G"), value=float(live.get("lr_g", cfg.lr_g)),
                                      step=5e-5, format="%g")
-            lr_d = c[1].number_input("Learning rate of D", value=float(live.get("lr_d", cfg.lr_d)),
+            lr_d = c[1].number_input(tr("Learning rate of D"), value=float(live.get("lr_d", cfg.lr_d)),
                                      step=5e-5, format="%g")
-            d_steps = c[2].number_input("D steps per G step", value=int(live.get("d_steps", cfg.d_steps)),
+            d_steps = c[2].number_input(tr("D steps per G step"), value=int(live.get("d_steps", cfg.d_steps)),
                                         step=1, format="%d")
-            if st.form_submit_button("Apply"):
+            if st.form_submit_button(tr("Apply")):
                 new = {"lr_g": lr_g, "lr_d": lr_d, "d_steps": int(d_steps)}
                 changed = {k: v for k, v in new.items() if v != live.get(k, getattr(cfg, k))}
                 if not changed:
-                    st.info("Nothing changed.")
+                    st.info(tr("Nothing changed."))
                     return
                 try:
                     job_manager().set_live(ref.run, **changed)
                 except ConfigError as e:
                     for k, msg in e.errors.items():
-                        st.error(f"{k}: {msg}")
+                        name = tr(charts.CHANGE_NAMES[k]) if k in charts.CHANGE_NAMES else esc(k)
+                        st.error(f"{name}: {shown(msg)}")
                 except RunError as e:
-                    st.error(str(e))
+                    st.error(shown(e.args[0] if e.args else str(e)))
                 else:
-                    sent = ", ".join(f"{charts.CHANGE_NAMES[k]} → {v:g}" for k, v in changed.items())
-                    st.success(f"Sent: {sent}. The charts mark it once the worker applies it.")
+                    sent = ", ".join(f"{tx(charts.CHANGE_NAMES[k])} → {num(v, significant=4)}"
+                                     for k, v in changed.items())
+                    st.success(tr("Sent: {changes}. The charts mark it once the worker applies it.",
+                                  changes=sent))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _figures(run_path: str, inode, offset: int, spe: int, objective: str, selected, _m):
+def _figures(run_path: str, inode, offset: int, spe: int, objective: str, selected, language: str, _m):
     """Both charts of a run, built once per new metrics and shared by every session watching it.
 
     The metrics file only grows, so sessions that have read it up to the same byte ``offset`` of
     the same file (``inode``) hold the same records: ten students watching one run cost one build
     per update instead of ten. Streamlit copies a figure into each page's message without
     changing it, so sharing the objects is safe."""
-    return (charts.loss_figure(_m.steps, _m.epochs, _m.changes, spe, selected),
-            charts.d_output_figure(_m.steps, _m.epochs, objective, _m.changes, spe, selected))
+    return (charts.loss_figure(_m.steps, _m.epochs, _m.changes, spe, selected, lang=language),
+            charts.d_output_figure(_m.steps, _m.epochs, objective, _m.changes, spe, selected, lang=language))
 
 
 def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int, selected) -> None:
@@ -121,40 +129,69 @@ def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int
     state = effective_state(status)
     if state != shown_state or len(run.sample_epochs()) != shown_epochs:
         st.rerun()   # the whole page follows: buttons, scrubber, header
-    text = (f"Epoch {status.get('epoch', 0)}/{status.get('epochs', cfg.epochs)} · "
-            f"step {status.get('step', 0):,}")
+    text = tr("Epoch {epoch}/{epochs} · step {step}", epoch=int(status.get("epoch") or 0),
+              epochs=int(status.get("epochs") or cfg.epochs), step=int(status.get("step") or 0))
     if status.get("images_per_s"):
-        text += f" · {status['images_per_s']:,.0f} images/s"
+        text += " · " + tr("{speed} images/s", speed=num(status["images_per_s"], decimals=0))
     if state == "running" and status.get("eta_s") is not None:
-        text += f" · about {runinfo.human_duration(status['eta_s'])} left"
+        text += " · " + tr("about {duration} left", duration=runinfo.human_duration(status["eta_s"]))
     if status.get("message") and state in ACTIVE_STATES:
-        text += f" · {status['message']}"
+        text += " · " + shown(status.get("message_id") or status["message"])
     st.progress(runinfo.progress(status), text=text)
 
     m = metrics_for(ref.key, run)
     for ev in _recent_events(m.events):
         st.warning(ev, icon=":material/warning:")
     if not m.steps and not m.epochs:
-        st.info("The charts appear after the first logged steps.")
+        st.info(tr("The charts appear after the first logged steps."))
     else:
         spe = int(status.get("steps_per_epoch") or 0)
-        loss, d_out = _figures(str(run.path), m.inode, m.offset, spe, cfg.objective, selected, m)
+        loss, d_out = _figures(str(run.path), m.inode, m.offset, spe, cfg.objective, selected, lang(), m)
         st.plotly_chart(loss, key=f"loss::{ref.key}", config={"displaylogo": False})
-        st.caption(explain.LOSSES + (" " + explain.CHANGES if m.changes else ""))
+        st.caption(tr(explain.LOSSES) + (" " + tr(explain.CHANGES) if m.changes else ""))
         st.plotly_chart(d_out, key=f"dout::{ref.key}", config={"displaylogo": False})
-        st.caption(explain.CRITIC if charts.is_critic(cfg.objective, m.steps or m.epochs)
-                   else explain.PROBABILITIES)
-    with st.expander("The worker's log"):
-        st.code(runinfo.log_tail(run) or "(empty so far)", language=None)
+        st.caption(tr(explain.CRITIC) if charts.is_critic(cfg.objective, m.steps or m.epochs)
+                   else tr(explain.PROBABILITIES))
+    with st.expander(tr("The worker's log")):
+        st.code(runinfo.log_tail(run) or tx("(empty so far)"), language=None)
+
+
+def event_text(ev: dict, language: str) -> str:
+    """A failure-mode warning in ``language`` (Markdown, escaped): its message and advice from the
+    message ids the worker stored, or the English text an older run stored."""
+    def part(key: str) -> str:
+        return render(ev.get(key + "_id"), language, fallback=ev.get(key) if isinstance(ev.get(key), str) else "",
+                      fmt=_event_value(language))
+    text = esc(part("message"))
+    advice = part("advice")
+    if advice:
+        text += " " + esc(tx("What to try: {advice}", advice=advice))
+    if isinstance(ev.get("epoch"), int):
+        text = esc(tx("Epoch {epoch}:", epoch=ev["epoch"])) + " " + text
+    return text
+
+
+def _event_value(language: str):
+    from playground.i18n import format_number
+
+    def fmt(v):
+        if isinstance(v, float):
+            return format_number(v, language, significant=3)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return format_number(v, language)
+        return v
+    return fmt
 
 
 def _recent_events(events: list[dict], k: int = 3) -> list[str]:
-    """The last ``k`` distinct warning messages from 'event' records."""
+    """The last ``k`` distinct warning messages from 'event' records, in the page's language."""
     out: list[str] = []
+    language = lang()
     for ev in reversed(events):
-        msg = ev.get("message")
-        if isinstance(msg, str) and msg and msg not in out:
-            out.append(f"Epoch {ev['epoch']}: {msg}" if ev.get("epoch") is not None else msg)
+        text = event_text(ev, language)
+        if ev.get("message") or ev.get("message_id"):
+            if text not in out:
+                out.append(text)
         if len(out) == k:
             break
     return out
@@ -173,8 +210,8 @@ def scrub_epoch(ref: RunRef, epochs: list[int]) -> int | None:
     ss[newest] = epochs[-1]
     if len(epochs) == 1:
         return epochs[0]
-    return st.select_slider("Epoch", options=epochs, key=key,
-                            help="Every saved epoch's grid; the loss chart marks the one shown.")
+    return st.select_slider(tr("Epoch"), options=epochs, key=key,
+                            help=tr("Every saved epoch's grid; the loss chart marks the one shown."))
 
 
 @st.fragment
@@ -184,19 +221,19 @@ def player(ref: RunRef, epochs: list[int], epoch: int) -> None:
     A fragment: pressing Play reruns only this part, so the charts stay as they are meanwhile."""
     run = ref.run
     slot = st.empty()
-    play = st.button("Play all epochs", icon=":material/play_arrow:", key=f"play::{ref.key}",
-                     disabled=len(epochs) < 2, help="Show every saved epoch in turn, here.")
+    play = st.button(tr("Play all epochs"), icon=":material/play_arrow:", key=f"play::{ref.key}",
+                     disabled=len(epochs) < 2, help=tr("Show every saved epoch in turn, here."))
     c = st.columns(2)
-    c[0].download_button("This epoch (PNG)", lambda: exports.display_png(run.sample_path(epoch)),
+    c[0].download_button(tr("This epoch (PNG)"), lambda: exports.display_png(run.sample_path(epoch)),
                          file_name=f"{run.id}_epoch_{epoch:03d}.png", mime="image/png", width="stretch",
                          on_click="ignore", icon=":material/download:", key=f"png::{ref.key}")
-    c[1].download_button("All epochs (GIF)", lambda: exports.progression_gif(run),
+    c[1].download_button(tr("All epochs (GIF)"), lambda: exports.progression_gif(run),
                          file_name=f"{run.id}_progression.gif", mime="image/gif", width="stretch",
                          on_click="ignore", icon=":material/gif_box:", key=f"gif::{ref.key}")
     if play:
         delay = min(0.5, PLAY_SECONDS / len(epochs))
         for e in epochs:
-            show_grid(run, e, caption=f"Epoch {e}", slot=slot)
+            show_grid(run, e, caption=tr("Epoch {epoch}", epoch=e), slot=slot)
             time.sleep(delay)
     else:
-        show_grid(run, epoch, caption=f"Epoch {epoch}", slot=slot)
+        show_grid(run, epoch, caption=tr("Epoch {epoch}", epoch=epoch), slot=slot)

@@ -9,21 +9,22 @@ from playground.runs import ACTIVE_STATES, RunError, effective_state
 from playground.ui import explain, runinfo
 from playground.ui.common import job_manager, run_picker
 from playground.ui.watch_parts import POLL_S, controls, live_settings, live_view, player, scrub_epoch
+from playground.ui.i18n import esc, lang, shown, tr
 from playground.ui.widgets import page_link, state_badge
 
-ref = run_picker("Run to watch")
+ref = run_picker(tr("Run to watch"), remember=True)
 if ref is None:
-    st.title("Watch a run")
-    st.info("There are no runs yet. Start one on the Train page (the classroom preset shows "
-            "recognisable clothes within a few minutes on a laptop).", icon=":material/info:")
-    page_link("train", "Train a GAN", icon=":material/model_training:")
+    st.title(tr("Watch a run"))
+    st.info(tr("There are no runs yet. Start one on the Train page (the classroom preset shows "
+               "recognisable clothes within a few minutes on a laptop)."), icon=":material/info:")
+    page_link("train", tr("Train a GAN"), icon=":material/model_training:")
     st.stop()
 
 run = ref.run
 try:
     cfg = run.read_config()
 except RunError as e:
-    st.error(f"This run folder cannot be read: {e}")
+    st.error(tr("This run folder cannot be read: {error}", error=e))
     st.stop()
 status = run.read_status()
 state = effective_state(status)
@@ -31,19 +32,21 @@ if state == "queued" and not ref.readonly:
     job_manager().schedule()   # a slot may have freed up without a worker to hand it on
 
 summary = runinfo.summarize(run)
-st.header(summary.name, anchor=False)
-st.caption(f"{summary.what} · {state_badge(state)} · {runinfo.STATE_EXPLAINED.get(state, '')}")
+st.header(esc(summary.name), anchor=False)   # a name a person gave: text, never Markdown
+explained = runinfo.STATE_EXPLAINED.get(state)
+st.caption(f"{esc(summary.what_in(lang()))} · {state_badge(state)}" + (f" · {tr(explained)}" if explained else ""))
 data_notes = ((run.read_config_doc().get("data") or {}).get("notes"))
 if data_notes:
-    st.caption(f"Data: {data_notes}")
+    st.caption(tr("Data: {notes}", notes=shown(data_notes)))
 
 if state == "failed":
-    error = status.get("error") or status.get("message") or "no reason was recorded"
-    st.error(f"Training failed: {error}", icon=":material/error:")
-    st.info(f"What to try: {runinfo.failure_advice(error)}", icon=":material/lightbulb:")
+    error = status.get("error") or status.get("message") or ""
+    reason = shown(status.get("error_id") or error) if error else tr("no reason was recorded")
+    st.error(tr("Training failed: {error}", error=reason), icon=":material/error:")
+    st.info(tr("What to try: {advice}", advice=tr(runinfo.failure_advice(error))), icon=":material/lightbulb:")
 
 if ref.readonly:
-    st.caption("A pretrained run: read-only. Train your own on the Train page.")
+    st.caption(tr("A pretrained run: read-only. Train your own on the Train page."))
 else:
     controls(ref, state, status, cfg)
     if state in ("running", "paused"):
@@ -52,17 +55,17 @@ else:
 epochs = run.sample_epochs()
 left, right = st.columns(2, gap="medium")
 with right:
-    st.markdown("#### Generated samples, epoch by epoch")
+    st.markdown("#### " + tr("Generated samples, epoch by epoch"))
     selected = scrub_epoch(ref, epochs)
     if selected is None:
-        st.info("The first grid (epoch 0, before any training) appears once the worker has "
-                "loaded the data.")
+        st.info(tr("The first grid (epoch 0, before any training) appears once the worker has "
+                   "loaded the data."))
     else:
         player(ref, epochs, selected)
-    st.caption(explain.grid_caption(cfg.dataset in TOY_NAMES, cfg.conditional))
+    st.caption(explain.grid_caption(cfg.dataset in TOY_NAMES, cfg.conditional, tr))
     if cfg.dataset in TOY_NAMES:
-        page_link("toy", "Open the 2D toy view", ref.key, icon=":material/scatter_plot:")
-    page_link("explore", "Explore this generator's latent space", ref.key, icon=":material/tune:")
+        page_link("toy", tr("Open the 2D toy view"), ref.key, icon=":material/scatter_plot:")
+    page_link("explore", tr("Explore this generator's latent space"), ref.key, icon=":material/tune:")
 
 with left:
     active = state in ACTIVE_STATES
