@@ -21,8 +21,14 @@ Kinds (``EVENT_KINDS``):
   ``COLLAPSE_CLASS_RATIO`` of its diversity across classes (the noise no longer matters).
 - ``oscillation``: over the last ``OSC_WINDOWS`` logging windows the losses (or D's outputs) swing
   up and down with a large amplitude instead of settling: at least ``OSC_REVERSALS`` changes of
-  direction and a range of ``OSC_PROB_RANGE`` (probabilities) or ``OSC_LOSS_RANGE`` times the
-  typical size (losses; for hinge and WGAN-GP only D's loss, as G's has no fixed offset).
+  direction between *large* moves (each at least ``OSC_MOVE_PROB`` for probabilities, or
+  ``OSC_MOVE_LOSS`` times the typical size for losses; for hinge and WGAN-GP only D's loss, as G's
+  has no fixed offset), and a middle half of the values (interquartile range) at least
+  ``OSC_SPREAD_PROB`` / ``OSC_SPREAD_LOSS`` times the typical size wide. Both conditions tell a
+  swing from what healthy runs do: their windows jitter in small steps and now and then jump once
+  (a single hard batch), which moves the extremes but not the middle half. Counting every small
+  change of direction against the whole range gave false warnings on the course report's GAN and
+  DCGAN.
 - ``non_finite``: a loss became NaN or infinite; the trainer stops the run right after this event.
 
 Debouncing: each kind is reported once when its condition starts and again only after the
@@ -47,9 +53,14 @@ COLLAPSE_DIVERSITY = 0.5  # share of the best fixed-batch diversity
 COLLAPSE_DIVERSITY_CLEAR = 0.75  # ... and the share that clears the warning again
 COLLAPSE_CLASS_RATIO = 0.3  # conditional runs: within-class diversity under this share of the overall
 OSC_WINDOWS = 12         # logging windows looked at for oscillation
-OSC_REVERSALS = 6        # direction changes among them
-OSC_PROB_RANGE = 0.5     # D(x) or D(G(z)) swinging over at least half of [0, 1] ...
-OSC_LOSS_RANGE = 1.5     # ... or a loss swinging over 1.5× its typical size
+OSC_REVERSALS = 4        # direction changes between large moves among them (5 alternating swings)
+OSC_MOVE_PROB = 0.2      # a large move of D(x) or D(G(z)): a fifth of [0, 1] ...
+OSC_MOVE_LOSS = 1.0      # ... or of a loss: its typical size
+OSC_SPREAD_PROB = 0.15   # the middle half of D(x) or D(G(z)) at least this wide ...
+OSC_SPREAD_LOSS = 0.5    # ... or of a loss at least half its typical size
+# Calibrated on the course report's GAN and DCGAN (8,192 and 60,000 images): in any 12 windows they
+# reach at most 3 such reversals, and only with a middle half under 0.3x the typical size (single
+# spikes); the oscillating demo in tests/test_monitor.py reaches 4 with a middle half 1.8x wide.
 
 _TEXT = {
     "d_wins": (
@@ -81,10 +92,17 @@ def _num(v) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def _reversals(values: list[float]) -> int:
-    """How often consecutive differences change sign (flat steps are skipped)."""
-    diffs = [b - a for a, b in zip(values, values[1:]) if b != a]
+def _reversals(values: list[float], min_move: float = 0.0) -> int:
+    """How often consecutive moves of at least ``min_move`` change direction (smaller and flat
+    moves are skipped, so jitter between two large swings does not count as a swing)."""
+    diffs = [b - a for a, b in zip(values, values[1:]) if b != a and abs(b - a) >= min_move]
     return sum(1 for a, b in zip(diffs, diffs[1:]) if (a > 0) != (b > 0))
+
+
+def _spread(values: list[float]) -> float:
+    """The width of the middle half of ``values`` (interquartile range, nearest ranks)."""
+    s = sorted(values)
+    return s[round(0.75 * (len(s) - 1))] - s[round(0.25 * (len(s) - 1))]
 
 
 class Monitor:
@@ -167,7 +185,7 @@ class Monitor:
             vals = [_num(w.get(key)) for w in self.windows]
             if None in vals:
                 continue
-            if max(vals) - min(vals) >= OSC_PROB_RANGE and _reversals(vals) >= OSC_REVERSALS:
+            if _reversals(vals, OSC_MOVE_PROB) >= OSC_REVERSALS and _spread(vals) >= OSC_SPREAD_PROB:
                 swinging.append(name)
         # A critic's score has no fixed offset, so G's loss under hinge or WGAN-GP may drift and
         # cross zero without anything being wrong: only D's loss is watched there.
@@ -177,7 +195,8 @@ class Monitor:
             if None in vals:
                 continue
             typical = sorted(abs(v) for v in vals)[len(vals) // 2] + 0.1
-            if max(vals) - min(vals) >= OSC_LOSS_RANGE * typical and _reversals(vals) >= OSC_REVERSALS:
+            if (_reversals(vals, OSC_MOVE_LOSS * typical) >= OSC_REVERSALS
+                    and _spread(vals) >= OSC_SPREAD_LOSS * typical):
                 swinging.append(name)
         return " and ".join(swinging)
 

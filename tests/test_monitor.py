@@ -3,6 +3,7 @@ enough, synthetic record streams where a real run would take minutes), debounced
 healthy run."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +174,53 @@ def test_replay_rebuilds_state_without_emitting(tmp_path):
 def test_every_kind_has_plain_text(kind):
     e = Monitor()._event(kind, 1, 2, p=0.05, n=4, what="something")
     assert e["message"] and e["advice"] and "{" not in e["message"] + e["advice"]
+
+
+# ----------------------------------------------------------------------------- calibration on real runs
+PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
+
+
+def _replayed_events(records, objective="bce", lr_d=2e-4):
+    """The warnings today's detectors raise on a run's records (its stored events left out)."""
+    m = Monitor(has_probs=objective in ("bce", "minimax", "lsgan"), lr_d=lr_d)
+    return [e for r in records if r.get("type") != "event" for e in m.observe(r)]
+
+
+def _run_records(name):
+    run = Run(PRETRAINED / name)
+    records, _ = run.read_metrics()
+    return run.read_config(), records
+
+
+@pytest.mark.parametrize("name", ["dcgan-fashion-report1", "gan-fashion-report1", "ring-healthy"])
+def test_flagship_and_healthy_pretrained_runs_raise_no_warning(name):
+    cfg, records = _run_records(name)
+    assert sum(r["type"] == "step" for r in records) > 100          # a real history was replayed
+    assert _replayed_events(records, cfg.objective, cfg.lr_d) == []
+    assert _events(records) == []                                     # and none is stored either
+
+
+def test_ring_collapse_demo_raises_mode_collapse():
+    cfg, records = _run_records("ring-collapse")
+    ev = _replayed_events(records, cfg.objective, cfg.lr_d)
+    assert "mode_collapse" in [e["kind"] for e in ev]
+    assert [(e["kind"], e["epoch"]) for e in _events(records)] == [(e["kind"], e["epoch"]) for e in ev]
+
+
+def test_single_spikes_are_not_oscillation():
+    # the course report's DCGAN on 60,000 images: a steady D loss with two one-window spikes
+    d_loss = [0.26, 0.25, 0.24, 0.89, 0.34, 0.27, 0.26, 0.26, 0.3, 0.77, 0.34, 0.34] * 3
+    m = Monitor(has_probs=True)
+    assert _feed(m, [_step(i, d_real=0.87, d_fake=0.12, loss_d=v, loss_g=2.4) for i, v in enumerate(d_loss)]) == []
+
+
+def test_oscillating_demo_run_is_reported(tmp_path, tiny_cfg):
+    # minimax at a learning rate of 0.03 with Adam's beta1 0.9, every step logged: G's loss swings
+    run, code, records = _train(tmp_path, tiny_cfg(dataset="ring", epochs=3, max_images=512, lr_g=3e-2,
+                                                    lr_d=3e-2, beta1=0.9, objective="minimax", log_every=1))
+    assert code == 0
+    ev = _events(records, "oscillation")
+    assert len(ev) == 1 and "G's loss" in ev[0]["message"], _events(records)
+    window = [r["loss_g"] for r in records if r["type"] == "step" and r["step"] <= ev[0]["step"]][-monitor.OSC_WINDOWS:]
+    typical = sorted(abs(v) for v in window)[len(window) // 2] + 0.1
+    assert monitor._reversals(window, monitor.OSC_MOVE_LOSS * typical) >= monitor.OSC_REVERSALS
