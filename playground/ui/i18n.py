@@ -28,12 +28,18 @@ _WWW = re.compile(r"(?i)\b(www)\.")          # "www.example.com" would become a 
 _ORDERED = re.compile(r"^(\d+)([.)])")        # "1. text" at the start of a line is a list
 
 
-def esc(value) -> str:
+class Markdown(str):
+    """Text already safe as Markdown (escaped, or the project's own): ``tr`` fills it in as is."""
+
+
+def esc(value) -> Markdown:
     """``value`` as literal text inside Markdown (on one line)."""
+    if isinstance(value, Markdown):
+        return value
     text = " ".join(str(value).splitlines())
     text = _SPECIAL.sub(r"\\\1", text)
     text = _WWW.sub(r"\1\\.", text)
-    return _ORDERED.sub(r"\1\\\2", text)
+    return Markdown(_ORDERED.sub(r"\1\\\2", text))
 
 
 def lang() -> str:
@@ -56,14 +62,15 @@ def _escaped(values: dict) -> dict:
             for k, v in values.items()}
 
 
-def tr(msgid: str, **values) -> str:
+def tr(msgid: str, **values) -> Markdown:
     """``msgid`` translated into the page's language, values filled in as plain text (escaped
-    for Markdown); numbers are written with the language's separators."""
-    return i18n.t(msgid, lang(), **_escaped(_numbers(values)))
+    for Markdown, except values that are ``Markdown`` already); whole numbers are written with
+    the language's separators."""
+    return Markdown(i18n.t(msgid, lang(), **_escaped(_numbers(values))))
 
 
-def trn(singular: str, plural: str, n: int, **values) -> str:
-    return i18n.tn(singular, plural, n, lang(), **_escaped(_numbers(values)))
+def trn(singular: str, plural: str, n: int, **values) -> Markdown:
+    return Markdown(i18n.tn(singular, plural, n, lang(), **_escaped(_numbers(values))))
 
 
 def tx(msgid: str, **values) -> str:
@@ -86,7 +93,7 @@ def num(value, decimals: int | None = None, significant: int | None = None) -> s
     return i18n.format_number(value, lang(), decimals=decimals, significant=significant)
 
 
-def shown(stored, fallback: str = "") -> str:
+def shown(stored, fallback: str = "") -> Markdown:
     """A message stored by the core (see :func:`playground.i18n.render`) in the page's language,
     escaped for Markdown."""
     return esc(i18n.render(stored, lang(), fallback=fallback, fmt=_stored_value))

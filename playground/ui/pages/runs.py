@@ -3,83 +3,93 @@
 import streamlit as st
 
 from playground.ui import exports, runinfo
+from playground.i18n import format_datetime
 from playground.ui.common import all_runs, run_picker
+from playground.ui.i18n import esc, lang, shown, tr, trn, tx
 from playground.ui.widgets import page_link
 
-st.title("Runs")
+st.title(tr("Runs"))
 flash = st.session_state.pop("_runs_flash", None)
 if flash:
-    st.success(flash)
+    st.success(flash)   # built with tr below: the name in it is escaped
 
 refs = all_runs()
 if not refs:
-    st.info("No runs yet. Every training you start appears here, with its settings, samples and "
-            "checkpoints.", icon=":material/info:")
-    page_link("train", "Train a GAN", icon=":material/model_training:")
+    st.info(tr("No runs yet. Every training you start appears here, with its settings, samples and "
+               "checkpoints."), icon=":material/info:")
+    page_link("train", tr("Train a GAN"), icon=":material/model_training:")
     st.stop()
 
 summaries = {r.key: runinfo.summarize(r.run, with_size=True) for r in refs}
-rows = [{"Name": s.name, "Kind": "pretrained" if r.readonly else "yours", "State": s.state,
-         "Dataset": s.dataset, "Architecture": runinfo.ARCH_NAMES.get(s.arch, s.arch),
-         "Objective": runinfo.OBJECTIVE_NAMES.get(s.objective, s.objective),
-         "Epochs": f"{s.epoch}/{s.epochs}", "Size": runinfo.human_size(s.size_bytes),
-         "Folder": r.key} for r, s in ((r, summaries[r.key]) for r in refs)]
+L = lang()
+# a table shows plain text: names from label.json are never interpreted there
+rows = [{tx("Name"): s.name, tx("Kind"): tx("pretrained") if r.readonly else tx("yours"),
+         tx("State"): runinfo.state_name(s.state, L), tx("Dataset"): tx(runinfo.DATASET_NAMES.get(s.dataset, s.dataset)),
+         tx("Architecture"): tx(runinfo.ARCH_NAMES.get(s.arch, s.arch)),
+         tx("Objective"): tx(runinfo.OBJECTIVE_NAMES.get(s.objective, s.objective)),
+         tx("Epochs"): f"{s.epoch}/{s.epochs}", tx("Started"): format_datetime(s.started, L) if s.started else "–",
+         tx("Size"): runinfo.human_size(s.size_bytes, L), tx("Folder"): r.key}
+        for r, s in ((r, summaries[r.key]) for r in refs)]
 st.dataframe(rows, hide_index=True, width="stretch")
-st.caption(f"{len(refs)} run{'s' if len(refs) != 1 else ''}, "
-           f"{runinfo.human_size(sum(s.size_bytes for s in summaries.values()))} on disk.")
+st.caption(trn("{n} run, {size} on disk.", "{n} runs, {size} on disk.", len(refs),
+               size=runinfo.human_size(sum(s.size_bytes for s in summaries.values()), L)))
 
-st.subheader("Manage a run")
-ref = run_picker("Run")
+st.subheader(tr("Manage a run"))
+ref = run_picker(tr("Run"))
 run, s = ref.run, summaries.get(ref.key) or runinfo.summarize(ref.run, with_size=True)
-page_link("watch", "Watch this run", ref.key, icon=":material/monitoring:")
+page_link("watch", tr("Watch this run"), ref.key, icon=":material/monitoring:")
 
 left, right = st.columns(2, gap="large")
 with left:
-    st.markdown("**Download**")
+    st.markdown("**" + tr("Download") + "**")
     snap = exports.newest_snapshot_files(run)
     if snap:
         tensors, meta = snap
-        st.download_button("Generator weights (.safetensors)", lambda: tensors.read_bytes(),
+        st.download_button(tr("Generator weights (.safetensors)"), lambda: tensors.read_bytes(),
                            file_name=f"{run.id}_{tensors.name}", mime="application/octet-stream",
                            on_click="ignore", icon=":material/download:", key=f"dl_w::{ref.key}")
-        st.download_button("Model description (.json)", lambda: meta.read_bytes(),
+        st.download_button(tr("Model description (.json)"), lambda: meta.read_bytes(),
                            file_name=f"{run.id}_{meta.name}", mime="application/json",
                            on_click="ignore", icon=":material/download:", key=f"dl_m::{ref.key}")
-        st.caption(f"The newest generator snapshot ({tensors.stem.replace('_', ' ')}): weights in "
-                   "safetensors format plus the JSON that describes the model to rebuild it.")
+        st.caption(tr("The newest generator snapshot ({file}): weights in safetensors format plus the "
+                      "JSON that describes the model to rebuild it.", file=tensors.name))
     else:
-        st.caption("No generator snapshot yet: one is saved at epoch 0 once training starts.")
+        st.caption(tr("No generator snapshot yet: one is saved at epoch 0 once training starts."))
     if run.sample_epochs():
-        st.download_button("All sample grids (.zip)", lambda: exports.grids_zip(run),
+        st.download_button(tr("All sample grids (.zip)"), lambda: exports.grids_zip(run),
                            file_name=f"{run.id}_grids.zip", mime="application/zip", on_click="ignore",
                            icon=":material/photo_library:", key=f"dl_g::{ref.key}")
 
 with right:
     if ref.readonly:
-        st.caption("Pretrained runs ship with the app: they cannot be renamed or deleted here.")
+        st.caption(tr("Pretrained runs ship with the app: they cannot be renamed or deleted here."))
     else:
-        st.markdown("**Rename**")
+        st.markdown("**" + tr("Rename") + "**")
         with st.form(f"rename::{ref.key}", border=False):
-            new_name = st.text_input("Name", value=s.name, max_chars=runinfo.MAX_LABEL)
-            if st.form_submit_button("Save name"):
+            new_name = st.text_input(tr("Name"), value=s.name, max_chars=runinfo.MAX_LABEL,
+                                     help=tr("Shown as plain text everywhere: Markdown and HTML are not "
+                                             "interpreted."))
+            if st.form_submit_button(tr("Save name")):
                 try:
                     saved = runinfo.write_label(run, new_name)
                 except (ValueError, OSError) as e:
-                    st.error(f"Could not rename: {e}")
+                    st.error(tr("Could not rename: {error}", error=shown(e.args[0] if e.args else str(e))))
                 else:
-                    st.session_state["_runs_flash"] = f"Renamed to “{saved}”."
+                    st.session_state["_runs_flash"] = tr("Renamed to “{name}”.", name=saved)
                     st.rerun()
-        st.markdown("**Delete**")
+        st.markdown("**" + tr("Delete") + "**")
         if s.active:
-            st.caption(f"This run is {s.state}: stop it on the Watch page before deleting it.")
+            st.caption(tr("This run is {state}: stop it on the Watch page before deleting it.",
+                          state=runinfo.state_name(s.state, L)))
         else:
-            size = runinfo.human_size(s.size_bytes)
-            sure = st.checkbox(f"Yes, delete “{s.name}” and everything in it ({size})", key=f"del_ok::{ref.key}")
-            if st.button("Delete run", icon=":material/delete:", disabled=not sure, key=f"del::{ref.key}"):
+            size = runinfo.human_size(s.size_bytes, L)
+            sure = st.checkbox(tr("Yes, delete “{name}” and everything in it ({size})", name=s.name, size=size),
+                               key=f"del_ok::{ref.key}")
+            if st.button(tr("Delete run"), icon=":material/delete:", disabled=not sure, key=f"del::{ref.key}"):
                 if run.state() in ("queued", "running", "paused"):
-                    st.error("The run started again in the meantime; stop it first.")
+                    st.error(tr("The run started again in the meantime; stop it first."))
                 else:
                     run.delete()
                     st.query_params.pop("run", None)
-                    st.session_state["_runs_flash"] = f"Deleted “{s.name}”."
+                    st.session_state["_runs_flash"] = tr("Deleted “{name}”.", name=s.name)
                     st.rerun()
