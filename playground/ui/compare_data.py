@@ -5,24 +5,25 @@ from __future__ import annotations
 
 import math
 
+from playground.i18n import N_, format_number, t
 from playground.runs import Run, RunError
 
 # Epoch-record fields in the order a learner reads them, with plain names.
-KNOWN_METRICS = {
-    "loss_d": "D loss",
-    "loss_g": "G loss",
-    "d_real": "D(x): D on real images",
-    "d_fake": "D(G(z)): D on fakes",
-    "score_real": "raw D score, real",
-    "score_fake": "raw D score, fake",
-    "epoch_seconds": "seconds per epoch",
-    "images_per_s": "images per second",
-    "quality_fd": "Fréchet distance in classifier features (lower is better)",
-    "quality_confident": "share of fakes the classifier is sure about",
-    "quality_classes": "classes the fakes cover",
-    "quality_modes_covered": "clusters covered",
-    "quality_off_mode": "share of points off every cluster",
-    "diversity": "diversity of the fixed batch",
+KNOWN_METRICS = {   # message ids
+    "loss_d": N_("D loss"),
+    "loss_g": N_("G loss"),
+    "d_real": N_("D(x): D on real images"),
+    "d_fake": N_("D(G(z)): D on fakes"),
+    "score_real": N_("raw D score, real"),
+    "score_fake": N_("raw D score, fake"),
+    "epoch_seconds": N_("seconds per epoch"),
+    "images_per_s": N_("images per second"),
+    "quality_fd": N_("Fréchet distance in classifier features (lower is better)"),
+    "quality_confident": N_("share of fakes the classifier is sure about"),
+    "quality_classes": N_("classes the fakes cover"),
+    "quality_modes_covered": N_("clusters covered"),
+    "quality_off_mode": N_("share of points off every cluster"),
+    "diversity": N_("diversity of the fixed batch"),
 }
 NOT_METRICS = {"type", "epoch", "step", "time", "quality_available", "quality_n", "quality_modes"}
 
@@ -95,7 +96,7 @@ def metric_fields(*records: dict | None) -> list[str]:
     return known + sorted(present - set(known))
 
 
-def _fmt(v) -> str:
+def _fmt(v, lang: str = "en") -> str:
     if v is None:
         return "—"
     if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -103,41 +104,45 @@ def _fmt(v) -> str:
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)
     if isinstance(v, int) or abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.4g}" if abs(v) >= 0.001 or v == 0 else f"{v:.2e}"
+        return format_number(v, lang, decimals=0)
+    if abs(v) >= 0.001 or v == 0:
+        return format_number(v, lang, significant=4)
+    return f"{v:.2e}".replace(".", "," if lang == "pt" else ".")
 
 
-def metrics_table(columns: dict[str, dict | None]) -> list[dict]:
+def metrics_table(columns: dict[str, dict | None], lang: str = "en") -> list[dict]:
     """Rows ``{"metric": name, <column>: formatted value, ...}`` for the fields any column has;
     "—" where a column has no value (epoch 0 has no record: nothing was trained yet)."""
     fields = metric_fields(*columns.values())
     rows = []
     for f in fields:
-        row = {"metric": KNOWN_METRICS.get(f, f)}
+        row = {t("metric", lang): t(KNOWN_METRICS[f], lang) if f in KNOWN_METRICS else f}
         for name, rec in columns.items():
-            row[name] = _fmt((rec or {}).get(f))
+            row[name] = _fmt((rec or {}).get(f), lang)
         rows.append(row)
     return rows
 
 
-def noise_note(cfg_a, cfg_b) -> tuple[bool, str]:
-    """Whether both runs' grids come from the same fixed noise, and a sentence saying so or why not."""
+def noise_note(cfg_a, cfg_b, lang: str = "en") -> tuple[bool, str]:
+    """Whether both runs' grids come from the same fixed noise, and a sentence (Markdown, in
+    ``lang``) saying so or why not. Every value in it is a number from the configs."""
     why = []
     if cfg_a.z_dim != cfg_b.z_dim:
-        why.append(f"their latent sizes differ (z_dim {cfg_a.z_dim} and {cfg_b.z_dim})")
+        why.append(t("their latent sizes differ (z_dim {a} and {b})", lang, a=int(cfg_a.z_dim), b=int(cfg_b.z_dim)))
     if cfg_a.sample_seed != cfg_b.sample_seed:
-        why.append(f"their noise seeds differ ({cfg_a.sample_seed} and {cfg_b.sample_seed})")
+        why.append(t("their noise seeds differ ({a} and {b})", lang, a=int(cfg_a.sample_seed),
+                     b=int(cfg_b.sample_seed)))
     if cfg_a.is_toy != cfg_b.is_toy:
-        why.append("one is a 2D toy run and the other an image run")
+        why.append(t("one is a 2D toy run and the other an image run", lang))
     elif bool(cfg_a.conditional) != bool(cfg_b.conditional) or (
             not cfg_a.conditional and cfg_a.sample_count != cfg_b.sample_count):
-        why.append("their grids are laid out differently")
+        why.append(t("their grids are laid out differently", lang))
     if why:
-        return False, ("These grids do **not** come from the same noise: " + " and ".join(why)
-                       + ", so compare their overall quality, not image by image.")
-    return True, (f"Both grids come from the same fixed noise (seed {cfg_a.sample_seed}, z_dim "
-                  f"{cfg_a.z_dim}): the image in the same place of each grid started from the same z, "
-                  "so differences come from the models alone.")
+        return False, t("These grids do **not** come from the same noise: {reasons}, so compare their "
+                        "overall quality, not image by image.", lang, reasons="; ".join(why))
+    return True, t("Both grids come from the same fixed noise (seed {seed}, z_dim {z_dim}): the image in "
+                   "the same place of each grid started from the same z, so differences come from the "
+                   "models alone.", lang, seed=int(cfg_a.sample_seed), z_dim=int(cfg_a.z_dim))
 
 
 def default_pair(refs: list) -> tuple[str | None, str | None]:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from playground.runs import RunError
 from playground.ui.common import PAGES, RunRef, run_label
+from playground.ui.i18n import lang, tr, tx
 
 TOY_PAGE = PAGES["toy"]
 TRAIN_PAGE = PAGES["train"]
@@ -51,11 +52,11 @@ def epoch_ui(label: str, epochs: list[int], key: str, param: str | None = "epoch
         if from_url in epochs:
             wanted = from_url
     if len(epochs) == 1:
-        st.caption(f"Epoch {epochs[0]} is the only one saved so far.")
+        st.caption(tr("Epoch {epoch} is the only one saved so far.", epoch=epochs[0]))
         chosen = epochs[0]
     else:
         chosen = st.select_slider(label, options=epochs, value=wanted, key=key, help=help,
-                                  format_func=lambda e: f"{e}" if e else "0 (untrained)")
+                                  format_func=lambda e: f"{e}" if e else tx("0 (untrained)"))
     if param and st.query_params.get(param) != str(chosen):
         st.query_params[param] = str(chosen)
     return int(chosen)
@@ -65,7 +66,8 @@ def link_or_text(page: str, label: str, query: dict | None = None, text: str = "
     """A link to another page of the app; plain text when the page is not registered (a page
     script run on its own, as in tests, has no navigation to link into)."""
     try:
-        st.page_link(page, label=label, query_params=query, icon=":material/arrow_forward:")
+        st.page_link(page, label=label, query_params={**(query or {}), "lang": lang()},
+                     icon=":material/arrow_forward:")
     except Exception:  # Streamlit raises its own not-found error types when the page is unknown
         st.markdown(text or label)
 
@@ -76,7 +78,7 @@ def show_png(png: bytes, caption: str | None = None, width: int | str = "content
     st.image(png, caption=caption, width=width, output_format="PNG")
 
 
-def no_runs_hint(what: str = "runs") -> None:
-    st.info(f"There are no {what} yet. Start one on the Train page: the 'classroom' preset shows "
-            "recognisable clothes within a few minutes on a laptop CPU.")
-    link_or_text(TRAIN_PAGE, "Go to the Train page", text="Open the **Train** page in the menu.")
+def no_runs_hint() -> None:
+    st.info(tr("There are no runs yet. Start one on the Train page: the 'classroom' preset shows "
+               "recognisable clothes within a few minutes on a laptop CPU."))
+    link_or_text(TRAIN_PAGE, tr("Go to the Train page"), text=tr("Open the **Train** page in the menu."))

@@ -10,6 +10,8 @@ from playground.ui import compare_data as cd
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_figures import overlay_figure
 from playground.ui.explore_widgets import epoch_ui, no_runs_hint, show_png
+from playground.ui.i18n import esc, lang, shown, tr, tx
+from playground.ui.runinfo import ARCH_NAMES
 from playground.ui.widgets import grid_png
 
 GRID_PX = 520   # grids are enlarged to about this width: big, yet the charts start on a 1080p screen
@@ -20,7 +22,7 @@ def _short(ref) -> str:
         cfg = ref.run.read_config()
     except (RunError, ValueError):
         return ref.run.id
-    arch = "GAN (MLP)" if cfg.arch == "mlp" else cfg.arch.upper()
+    arch = tx(ARCH_NAMES.get(cfg.arch, cfg.arch))
     return f"{cfg.name or cfg.preset or ref.run.id} ({arch})"
 
 
@@ -33,95 +35,98 @@ def _series(ref, label: str) -> dict:
 
 
 def main() -> None:
-    st.title("Compare two runs")
-    st.markdown("Put two runs side by side, for example a fully connected **GAN** and a convolutional "
-                "**DCGAN** trained on the same images, and scrub through their epochs together to see "
-                "which one learns faster and which makes sharper samples.")
+    st.title(tr("Compare two runs"))
+    st.markdown(tr("Put two runs side by side, for example a fully connected **GAN** and a convolutional "
+                   "**DCGAN** trained on the same images, and scrub through their epochs together to see "
+                   "which one learns faster and which makes sharper samples."))
     refs = all_runs()
     if len(refs) < 2:
         if refs:
-            st.info("Comparing needs two runs and there is only one so far. Start another on the Train "
-                    "page, for example 'gan-fashion' next to 'classroom' (a DCGAN), on the same data.")
+            st.info(tr("Comparing needs two runs and there is only one so far. Start another on the Train "
+                       "page, for example 'gan-fashion' next to 'classroom' (a DCGAN), on the same data."))
         else:
             no_runs_hint()
         return
     default_a, default_b = cd.default_pair(refs)
     col_a, col_b = st.columns(2)
     with col_a:
-        ref_a = run_picker("Run A", param="a", default=default_a)
+        ref_a = run_picker(tr("Run A"), param="a", default=default_a)
     with col_b:
-        ref_b = run_picker("Run B", param="b", default=default_b)
+        ref_b = run_picker(tr("Run B"), param="b", default=default_b)
     if ref_a is None or ref_b is None:
         return
     if ref_a.key == ref_b.key:
-        st.caption("Both sides show the same run: pick another one for A or B.")
+        st.caption(tr("Both sides show the same run: pick another one for A or B."))
     try:
         cfg_a, cfg_b = ref_a.run.read_config(), ref_b.run.read_config()
     except (RunError, ValueError) as e:
-        st.error(f"One of these runs cannot be read: {e}")
+        st.error(tr("One of these runs cannot be read: {error}", error=e))
         return
-    same, note = cd.noise_note(cfg_a, cfg_b)
+    same, note = cd.noise_note(cfg_a, cfg_b, lang())
     (st.success if same else st.warning)(note)
     if cfg_a.dataset != cfg_b.dataset:
-        st.caption(f"Note: A learns {cfg_a.dataset} and B learns {cfg_b.dataset}.")
+        st.caption(tr("Note: A learns {a} and B learns {b}.", a=cfg_a.dataset, b=cfg_b.dataset))
 
     ep_a, ep_b = ref_a.run.sample_epochs(), ref_b.run.sample_epochs()
     epochs, exact = cd.shared_epochs(ep_a, ep_b)
     label_a, label_b = "A: " + _short(ref_a), "B: " + _short(ref_b)
     selected = None
     if not epochs:
-        st.info("At least one of these runs has no sample grid yet: the first appears when its training "
-                "starts.")
+        st.info(tr("At least one of these runs has no sample grid yet: the first appears when its training "
+                   "starts."))
     else:
-        selected = epoch_ui("Epoch (both runs)", epochs, key=f"cmp_epoch_{ref_a.key}_{ref_b.key}",
-                            help="One scrubber for both runs: 0 is before any training.")
+        selected = epoch_ui(tr("Epoch (both runs)"), epochs, key=f"cmp_epoch_{ref_a.key}_{ref_b.key}",
+                            help=tr("One scrubber for both runs: 0 is before any training."))
         if not exact:
-            st.caption("These runs saved grids at different epochs; each side shows its nearest one.")
+            st.caption(tr("These runs saved grids at different epochs; each side shows its nearest one."))
         left, right = st.columns(2)
         for col, ref, saved, label in ((left, ref_a, ep_a, label_a), (right, ref_b, ep_b, label_b)):
             with col:
                 e = cd.nearest(saved, selected)
                 png = grid_png(ref.run.sample_path(e), GRID_PX) if e is not None else None
                 if png is None:
-                    st.caption(f"{label}: no grid saved yet.")
+                    st.caption(tr("{run}: no grid saved yet.", run=label))
                     continue
-                shown = f"epoch {e}" + ("" if e == selected else f" (nearest to {selected})")
-                show_png(png, caption=f"{label}, {shown}")
+                if e == selected:
+                    caption = tr("{run}, epoch {epoch}", run=label, epoch=e)
+                else:
+                    caption = tr("{run}, epoch {epoch} (nearest to {wanted})", run=label, epoch=e, wanted=selected)
+                show_png(png, caption=caption)
 
     sa, sb = _series(ref_a, "A"), _series(ref_b, "B")
-    st.subheader("Losses")
-    st.caption("Solid: the discriminator's loss; dashed: the generator's. Thin lines follow every logged "
-               "step (smoothed), dots are epoch means. In a healthy GAN neither loss runs away to zero "
-               "or keeps climbing: the two push against each other and level off.")
-    tab_loss, tab_d = st.tabs(["D and G loss", "D's outputs"])
+    st.subheader(tr("Losses"))
+    st.caption(tr("Solid: the discriminator's loss; dashed: the generator's. Thin lines follow every logged "
+                  "step (smoothed), dots are epoch means. In a healthy GAN neither loss runs away to zero "
+                  "or keeps climbing: the two push against each other and level off."))
+    tab_loss, tab_d = st.tabs([tr("D and G loss"), tr("D's outputs")])
     with tab_loss:
-        st.plotly_chart(overlay_figure([sa, sb], ("loss_d", "loss_g"), ("D loss", "G loss"), selected,
-                                       "loss"), key="cmp_loss")
+        st.plotly_chart(overlay_figure([sa, sb], ("loss_d", "loss_g"), (tx("D loss"), tx("G loss")), selected,
+                                       tx("loss"), lang=lang()), key="cmp_loss")
     with tab_d:
-        st.caption("D(x) is how real the discriminator finds real images, D(G(z)) how real it finds "
-                   "fakes (0 to 1). When G fools D perfectly both sit at 0.5 (dotted). Runs with a critic "
-                   "score (WGAN-GP, hinge) have no probability to show here.")
+        st.caption(tr("D(x) is how real the discriminator finds real images, D(G(z)) how real it finds "
+                      "fakes (0 to 1). When G fools D perfectly both sit at 0.5 (dotted). Runs with a critic "
+                      "score (WGAN-GP, hinge) have no probability to show here."))
         st.plotly_chart(overlay_figure([sa, sb], ("d_real", "d_fake"), ("D(x)", "D(G(z))"), selected,
-                                       "D's output", hline=0.5), key="cmp_dout")
+                                       tx("D's output"), hline=0.5, lang=lang()), key="cmp_dout")
 
-    st.subheader("Metrics")
+    st.subheader(tr("Metrics"))
     last_a, last_b = max(sa["epochs"], default=None), max(sb["epochs"], default=None)
     columns = {}
     if selected is not None:
         ea, eb = cd.nearest(ep_a, selected), cd.nearest(ep_b, selected)
-        columns[f"A at epoch {ea}"] = sa["epochs"].get(ea)
-        columns[f"B at epoch {eb}"] = sb["epochs"].get(eb)
+        columns[tx("A at epoch {epoch}", epoch=ea)] = sa["epochs"].get(ea)
+        columns[tx("B at epoch {epoch}", epoch=eb)] = sb["epochs"].get(eb)
     if last_a is not None:
-        columns[f"A final (epoch {last_a})"] = sa["epochs"][last_a]
+        columns[tx("A final (epoch {epoch})", epoch=last_a)] = sa["epochs"][last_a]
     if last_b is not None:
-        columns[f"B final (epoch {last_b})"] = sb["epochs"][last_b]
-    rows = cd.metrics_table(columns)
+        columns[tx("B final (epoch {epoch})", epoch=last_b)] = sb["epochs"][last_b]
+    rows = cd.metrics_table(columns, lang())
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
-        st.caption("Losses and D's outputs are means over each epoch's steps; epoch 0 (before any "
-                   "training) has none. Speeds depend on the machine each run trained on.")
+        st.caption(tr("Losses and D's outputs are means over each epoch's steps; epoch 0 (before any "
+                      "training) has none. Speeds depend on the machine each run trained on."))
     else:
-        st.caption("No finished epoch yet in either run.")
+        st.caption(tr("No finished epoch yet in either run."))
 
 
 main()

@@ -19,6 +19,7 @@ from playground.runs import Run, RunError
 from playground.sampling import make_grid
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_widgets import TOY_PAGE, epoch_ui, is_toy, link_or_text, no_runs_hint
+from playground.ui.i18n import num, tr, tx
 
 SLIDER_DIMS = 8        # how many latent dimensions get a slider
 SLIDER_RANGE = 3.0     # ±3 standard deviations hold 99.7% of a Gaussian's values
@@ -63,7 +64,7 @@ def _load(run_path: str, epoch: int) -> latent.LoadedGenerator | None:
     try:
         return latent.load_generator(Run(run_path), epoch)
     except (RunError, CheckpointError, ValueError) as e:
-        st.error(f"This snapshot cannot be opened: {e}")
+        st.error(tr("This snapshot cannot be opened: {error}", error=e))
         return None
 
 
@@ -82,25 +83,25 @@ def sliders_ui(run_path: str, epoch: int, label: int | None) -> None:
     z_dim = gen.z_dim
     k = min(SLIDER_DIMS, z_dim)
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-    c1.number_input("Seed", 0, 1_000_000, step=1, key="lx_seed", on_change=_set_sliders, args=(z_dim,),
-                    help="Each seed is one random latent vector z; the sliders start at its values.")
-    c2.button("Randomise", icon=":material/casino:", on_click=_randomise, args=(z_dim,), width="stretch",
+    c1.number_input(tr("Seed"), 0, 1_000_000, step=1, key="lx_seed", on_change=_set_sliders, args=(z_dim,),
+                    help=tr("Each seed is one random latent vector z; the sliders start at its values."))
+    c2.button(tr("Randomise"), icon=":material/casino:", on_click=_randomise, args=(z_dim,), width="stretch",
               key="lx_random")
-    c3.button("Reset sliders", icon=":material/undo:", on_click=_set_sliders, args=(z_dim,), width="stretch",
+    c3.button(tr("Reset sliders"), icon=":material/undo:", on_click=_set_sliders, args=(z_dim,), width="stretch",
               key="lx_reset",
-              help="Put the sliders back to the seed's own values.")
+              help=tr("Put the sliders back to the seed's own values."))
     img_col, slider_col = st.columns([1, 1])
     with slider_col:
         cols = st.columns(2)
         for i in range(k):
             cols[i % 2].slider(f"z[{i}]", -SLIDER_RANGE, SLIDER_RANGE, step=0.01, key=f"lx_z{i}")
         if z_dim > k:
-            st.caption(f"The other {z_dim - k} of the {z_dim} dimensions stay at the seed's values.")
+            st.caption(tr("The other {rest} of the {n} dimensions stay at the seed's values.", rest=z_dim - k, n=z_dim))
     z = latent.seed_latent(z_dim, int(ss["lx_seed"]))
     z[:k] = torch.tensor([float(ss[f"lx_z{i}"]) for i in range(k)])
     img = latent.sample_images(gen, z, label)
     with img_col:
-        st.image(_png(img, BIG_PX), caption=f"G(z) at epoch {epoch}", output_format="PNG")
+        st.image(_png(img, BIG_PX), caption=tr("G(z) at epoch {epoch}", epoch=epoch), output_format="PNG")
 
 
 @st.fragment
@@ -109,21 +110,22 @@ def interpolation_ui(run_path: str, epoch: int, label: int | None) -> None:
     if gen is None:
         return
     c1, c2, c3 = st.columns(3)
-    c1.number_input("From seed", 0, 1_000_000, step=1, key="lx_ia")
-    c2.number_input("To seed", 0, 1_000_000, step=1, key="lx_ib")
-    c3.slider("Steps", 3, 12, key="lx_steps")
+    c1.number_input(tr("From seed"), 0, 1_000_000, step=1, key="lx_ia")
+    c2.number_input(tr("To seed"), 0, 1_000_000, step=1, key="lx_ib")
+    c3.slider(tr("Steps"), 3, 12, key="lx_steps")
     z0, z1 = latent.seed_latent(gen.z_dim, ss["lx_ia"]), latent.seed_latent(gen.z_dim, ss["lx_ib"])
     steps = int(ss["lx_steps"])
     cell = max(48, min(96, 900 // steps))
     norms = {}
-    for mode, title in (("linear", "Straight line (linear)"), ("slerp", "Great circle (spherical)")):
+    for mode, title in (("linear", tr("Straight line (linear)")), ("slerp", tr("Great circle (spherical)"))):
         path = latent.interpolate(z0, z1, steps, mode)                       # [steps, z_dim]
         norms[mode] = float(path[steps // 2].norm())
         st.image(_png(latent.sample_images(gen, path, label), cell), caption=title, output_format="PNG")
-    st.caption(f"Length of z halfway: linear {norms['linear']:.1f}, spherical {norms['slerp']:.1f}. "
-               f"Random z of {gen.z_dim} dimensions have a length near √{gen.z_dim} ≈ "
-               f"{np.sqrt(gen.z_dim):.1f}, so the straight line passes through shorter z than G ever "
-               "saw while training; the great circle keeps the length.")
+    st.caption(tr("Length of z halfway: linear {linear}, spherical {spherical}. Random z of {n} dimensions "
+                  "have a length near √{n} ≈ {root}, so the straight line passes through shorter z than G "
+                  "ever saw while training; the great circle keeps the length.",
+                  linear=num(norms["linear"], decimals=1), spherical=num(norms["slerp"], decimals=1),
+                  n=gen.z_dim, root=num(float(np.sqrt(gen.z_dim)), decimals=1)))
 
 
 @st.fragment
@@ -131,8 +133,8 @@ def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
     gen = _load(run_path, epoch)
     if gen is None:
         return
-    st.number_input("Gallery seed", 0, 1_000_000, step=1, key="lx_gbase",
-                    help="Changes the 12 samples below.")
+    st.number_input(tr("Gallery seed"), 0, 1_000_000, step=1, key="lx_gbase",
+                    help=tr("Changes the 12 samples below."))
     seeds = [int(ss["lx_gbase"]) + i for i in range(GALLERY)]
     zs = latent.seed_latents(gen.z_dim, seeds)                                # [12, z_dim]
     images = latent.sample_images(gen, zs, label)
@@ -144,11 +146,11 @@ def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
     options = list(range(GALLERY))
     picks = {}
     cols = st.columns(3)
-    for col, (name, title) in zip(cols, (("lx_a", "a"), ("lx_b", "minus b"), ("lx_c", "plus c"))):
+    for col, (name, title) in zip(cols, (("lx_a", "a"), ("lx_b", tr("minus b")), ("lx_c", tr("plus c")))):
         picks[name] = col.multiselect(title, options, key=name, max_selections=3,
                                       format_func=lambda i: f"#{i}")
     if not all(picks.values()):
-        st.caption("Pick at least one sample for each of a, b and c.")
+        st.caption(tr("Pick at least one sample for each of a, b and c."))
         return
     terms = [zs[picks[n]] for n in ("lx_a", "lx_b", "lx_c")]                 # each [k, z_dim]
     result = latent.arithmetic(*terms)                                        # [z_dim]
@@ -165,44 +167,46 @@ def _real_ui(run: Run, label: int | None, class_name: str | None) -> None:
     try:
         real = latent.real_examples(run, 8, label)
     except (DataError, RunError, ValueError, OSError) as e:
-        st.caption(f"Real images are not available here: {e}")
+        st.caption(tr("Real images are not available here: {error}", error=e))
         return
     if len(real) == 0:
-        st.caption("No real examples of this class were found in the data.")
+        st.caption(tr("No real examples of this class were found in the data."))
         return
     grid = make_grid(real, ncol=2)                                            # 4 rows of 2
-    what = f"of class “{class_name}”" if class_name else "from the training data"
+    # a class name comes from the data (a folder name in an uploaded zip): escaped by tr
+    caption = (tr("Real images of class “{name}”", name=class_name) if class_name
+               else tr("Real images from the training data"))
     st.image(latent.png_fast(latent.upscale(grid, latent.fit_factor(real.shape[2], 80))),
-             caption=f"Real images {what}", output_format="PNG")
+             caption=caption, output_format="PNG")
 
 
 def main() -> None:
-    st.title("Latent explorer")
-    st.markdown("A generator turns a list of random numbers, the **latent vector z**, into an image. "
-                "Move the sliders to change a few of those numbers and watch which features of the "
-                "picture they control.")
+    st.title(tr("Latent explorer"))
+    st.markdown(tr("A generator turns a list of random numbers, the **latent vector z**, into an image. "
+                   "Move the sliders to change a few of those numbers and watch which features of the "
+                   "picture they control."))
     refs = all_runs()
     if not refs:
         no_runs_hint()
         return
-    ref = run_picker("Run", param="run")
+    ref = run_picker(tr("Run"), param="run", remember=True)
     if ref is None:
         return
     if is_toy(ref):
-        st.info("This is a 2D toy run: its generator makes points in the plane, not images. The 2D toy "
-                "page shows them with the discriminator's view and the forces on each point.")
-        link_or_text(TOY_PAGE, "Open it on the 2D toy page", {"run": ref.key},
-                     "Open the **2D toy** page in the menu.")
+        st.info(tr("This is a 2D toy run: its generator makes points in the plane, not images. The 2D toy "
+                   "page shows them with the discriminator's view and the forces on each point."))
+        link_or_text(TOY_PAGE, tr("Open it on the 2D toy page"), {"run": ref.key},
+                     tr("Open the **2D toy** page in the menu."))
         return
     epochs = ref.run.snapshot_epochs()
     if not epochs:
-        st.info("This run has no saved generator yet: the first one is written as soon as training "
-                "starts (epoch 0, before any learning). Come back in a moment.")
+        st.info(tr("This run has no saved generator yet: the first one is written as soon as training "
+                   "starts (epoch 0, before any learning). Come back in a moment."))
         return
     top = st.columns([3, 2])
     with top[0]:
-        epoch = epoch_ui("Epoch", epochs, key=f"lx_epoch_{ref.key}",
-                         help="Which saved generator to explore: 0 is before any training.")
+        epoch = epoch_ui(tr("Epoch"), epochs, key=f"lx_epoch_{ref.key}",
+                         help=tr("Which saved generator to explore: 0 is before any training."))
     gen = _load(str(ref.run.path), epoch)
     if gen is None:
         return
@@ -210,31 +214,31 @@ def main() -> None:
     if gen.num_classes:
         names = gen.class_names if len(gen.class_names) == gen.num_classes else [str(i) for i in range(gen.num_classes)]
         with top[1]:
-            label = st.selectbox("Class", range(gen.num_classes), format_func=lambda i: names[i],
-                                 key="lx_class", help="This run is conditional: ask it for one class.")
+            label = st.selectbox(tr("Class"), range(gen.num_classes), format_func=lambda i: str(names[i]),
+                                 key="lx_class", help=tr("This run is conditional: ask it for one class."))
         class_name = names[label]
     _init_state(gen.z_dim)
     run_path = str(ref.run.path)
 
-    st.subheader("Sliders")
-    st.caption("Each slider is one number of z (a standard normal value: most lie between −2 and 2). "
-               "In a well-trained generator small moves give small, smooth changes.")
+    st.subheader(tr("Sliders"))
+    st.caption(tr("Each slider is one number of z (a standard normal value: most lie between −2 and 2). "
+                  "In a well-trained generator small moves give small, smooth changes."))
     main_col, real_col = st.columns([4, 1], gap="medium")
     with main_col:
         sliders_ui(run_path, epoch, label)
     with real_col:
         _real_ui(ref.run, label, class_name)
 
-    st.subheader("Interpolation")
-    st.caption("Walk from one seed's z to another's in equal steps. A smooth morph means the generator "
-               "learned a continuous space rather than memorising single images.")
+    st.subheader(tr("Interpolation"))
+    st.caption(tr("Walk from one seed's z to another's in equal steps. A smooth morph means the generator "
+                  "learned a continuous space rather than memorising single images."))
     interpolation_ui(run_path, epoch, label)
 
-    st.subheader("Vector arithmetic")
-    st.caption("Latent vectors can be added and subtracted: a − b + c keeps what a has that b lacks, "
-               "and adds c. Pick up to three samples per term; their z are averaged, which makes the "
-               "result steadier (Radford et al. 2015 did this with faces: man with glasses − man + "
-               "woman = woman with glasses).")
+    st.subheader(tr("Vector arithmetic"))
+    st.caption(tr("Latent vectors can be added and subtracted: a − b + c keeps what a has that b lacks, "
+                  "and adds c. Pick up to three samples per term; their z are averaged, which makes the "
+                  "result steadier (Radford et al. 2015 did this with faces: man with glasses − man + "
+                  "woman = woman with glasses)."))
     arithmetic_ui(run_path, epoch, label)
 
 

@@ -14,6 +14,7 @@ from playground.runs import Run, RunError
 from playground.ui.common import all_runs
 from playground.ui.explore_figures import coverage_figure, toy_figure, view_extent
 from playground.ui.explore_widgets import TRAIN_PAGE, epoch_ui, is_toy, link_or_text, picker_ui
+from playground.ui.i18n import esc, lang, num, tr, tx
 
 ARROW_POINTS = 128     # arrows drawn (of the 512 fixed-noise points): enough to see the flow
 ARROW_SHARE = 0.12     # the longest arrow, as a share of the half-width in view
@@ -44,7 +45,7 @@ def _view(run: Run, epoch: int, label: int | None, show_arrows: bool) -> dict:
         fake = saved.get("fake")
         return dict(surface=saved.get("d_surface"), surface_extent=extent, real=real, fake=fake, arrows=None,
                     view=view_extent(extent, real, fake),
-                    note="No snapshot was kept for this epoch, so the arrows cannot be drawn.")
+                    note=tr("No snapshot was kept for this epoch, so the arrows cannot be drawn."))
     gen = latent.load_generator(run, epoch)
     fake, push = latent.toy_field(gen, 512, label=label)
     view = view_extent(extent, real, fake)
@@ -57,81 +58,87 @@ def _view(run: Run, epoch: int, label: int | None, show_arrows: bool) -> dict:
 
 
 def main() -> None:
-    st.title("2D toy view")
-    st.markdown("Here the data are not images but points in a plane, so you can see everything a GAN "
-                "does at once: where the real data lie, where the generator puts its points, what the "
-                "discriminator believes, and how the generator is being pushed.")
+    st.title(tr("2D toy view"))
+    st.markdown(tr("Here the data are not images but points in a plane, so you can see everything a GAN "
+                   "does at once: where the real data lie, where the generator puts its points, what the "
+                   "discriminator believes, and how the generator is being pushed."))
     toys = [r for r in all_runs() if is_toy(r)]
     if not toys:
-        st.info("No 2D toy runs yet: start the 'ring-collapse' preset on the Train page (it takes a "
-                "minute or two on a CPU), or 'ring-healthy' to see a healthy run.")
-        link_or_text(TRAIN_PAGE, "Go to the Train page",
-                      text="Open the **Train** page in the menu.")
+        st.info(tr("No 2D toy runs yet: start the 'ring-collapse' preset on the Train page (it takes a "
+                   "minute or two on a CPU), or 'ring-healthy' to see a healthy run."))
+        link_or_text(TRAIN_PAGE, tr("Go to the Train page"),
+                     text=tr("Open the **Train** page in the menu."))
         return
-    ref = picker_ui("Toy run", toys, param="run")
+    ref = picker_ui(tr("Toy run"), toys, param="run")
     run = ref.run
     try:
         cfg = run.read_config()
     except (RunError, ValueError) as e:
-        st.error(f"This run cannot be read: {e}")
+        st.error(tr("This run cannot be read: {error}", error=e))
         return
     epochs = latent.toy_epochs(run)
     if not epochs:
-        st.info("This run has not saved a plot yet: the first appears as soon as training starts.")
+        st.info(tr("This run has not saved a plot yet: the first appears as soon as training starts."))
         return
     c1, c2, c3 = st.columns([4, 2, 1], vertical_alignment="bottom")
     with c1:
-        epoch = epoch_ui("Epoch", epochs, key=f"toy_epoch_{ref.key}",
-                         help="Each saved epoch; 0 is before any training.")
+        epoch = epoch_ui(tr("Epoch"), epochs, key=f"toy_epoch_{ref.key}",
+                         help=tr("Each saved epoch; 0 is before any training."))
     label = None
     doc = run.read_config_doc()
     names = list((doc.get("data") or {}).get("class_names") or [])
     if cfg.conditional and names:
         with c2:
-            label = st.selectbox("Class", range(len(names)), format_func=lambda i: names[i], key="toy_class",
-                                 help="A conditional run: D's view and G's points for one class.")
+            label = st.selectbox(tr("Class"), range(len(names)), format_func=lambda i: str(names[i]),
+                                 key="toy_class",
+                                 help=tr("A conditional run: D's view and G's points for one class."))
     with c3:
-        show_arrows = st.toggle("Arrows", value=True, key="toy_arrows")
+        show_arrows = st.toggle(tr("Arrows"), value=True, key="toy_arrows")
     try:
         v = _view(run, epoch, label, show_arrows)
     except (RunError, CheckpointError, ValueError) as e:
-        st.error(f"This epoch cannot be shown: {e}")
+        st.error(tr("This epoch cannot be shown: {error}", error=e))
         return
     objective = cfg.objective
     prob = objective in ("bce", "minimax")
     plane, side = st.columns([3, 2], gap="large")
     with plane:
         st.plotly_chart(toy_figure(v["surface"], v["surface_extent"], v["real"], v["fake"], v["arrows"],
-                                   "D says real" if prob else "D's score (scaled)", view=v["view"]),
+                                   tx("D says real") if prob else tx("D's score (scaled)"), view=v["view"],
+                                   lang=lang()),
                         key="toy_plane")
         if v["note"]:
             st.caption(v["note"])
         if label is not None:
-            st.caption(f"D's view and the generated points are for the class “{names[label]}”; the green "
-                       "dots are real points of every class.")
+            # a class name comes from the data (a folder name in an uploaded zip): escaped by tr
+            st.caption(tr("D's view and the generated points are for the class “{name}”; the green "
+                          "dots are real points of every class.", name=names[label]))
     with side:
-        colours = ("**Background**: what the discriminator believes about each place in the plane: "
-                   "orange means “real data live here”, blue means “only fakes come here”.")
+        colours = tr("**Background**: what the discriminator believes about each place in the plane: "
+                     "orange means “real data live here”, blue means “only fakes come here”.")
         if not prob:
-            colours += (f" With the {objective} objective D gives a score, not a probability, so the "
-                        "colours run from its lowest score (blue) to its highest (orange) in this picture.")
-        st.markdown(colours + " **Green dots** are real data, **magenta dots** the generator's points.")
-        st.markdown("**Arrows** show where the generator's next update pushes its points: along the slope "
-                    "of the discriminator, uphill towards what D calls real. A long arrow is a strong push; "
-                    "tiny arrows everywhere mean the generator gets almost no signal (D is saturated).")
+            colours += " " + tr("With the {objective} objective D gives a score, not a probability, so the "
+                                "colours run from its lowest score (blue) to its highest (orange) in this "
+                                "picture.", objective=objective)
+        st.markdown(colours + " " + tr("**Green dots** are real data, **magenta dots** the generator's points."))
+        st.markdown(tr("**Arrows** show where the generator's next update pushes its points: along the slope "
+                       "of the discriminator, uphill towards what D calls real. A long arrow is a strong push; "
+                       "tiny arrows everywhere mean the generator gets almost no signal (D is saturated)."))
         modes = toy_modes(cfg.dataset)
         if modes is not None:
             newest = run.sample_path(epochs[-1], "npz").stat().st_mtime_ns
             cover = _coverage(str(run.path), tuple(epochs), newest, cfg.dataset)
-            st.metric("Clusters covered at this epoch", f"{cover[epochs.index(epoch)]} of {len(modes)}",
-                      help=f"A cluster counts as covered when at least {quality.MODE_SHARE:.0%} of its "
-                           f"fair share of the generated points lie within {quality.MODE_STDS:g} standard "
-                           "deviations of its centre.")
+            st.metric(tr("Clusters covered at this epoch"),
+                      tx("{covered} of {modes}", covered=cover[epochs.index(epoch)], modes=len(modes)),
+                      help=tr("A cluster counts as covered when at least {share} of its fair share of the "
+                              "generated points lie within {stds} standard deviations of its centre.",
+                              share=tx("{p}%", p=num(quality.MODE_SHARE * 100, significant=3)),
+                              stds=num(float(quality.MODE_STDS), significant=3)))
             if len(epochs) > 1:
-                st.plotly_chart(coverage_figure(epochs, cover, len(modes), epoch), key="toy_cover")
-        st.markdown("**Mode collapse** looks like this: the magenta points gather on one or a few of the "
-                    "green clusters and leave the others empty, or hop from cluster to cluster as you "
-                    "scrub the epochs. A healthy run spreads its points over every cluster.")
+                st.plotly_chart(coverage_figure(epochs, cover, len(modes), epoch, lang=lang()), key="toy_cover")
+        st.markdown(tr("**Mode collapse** looks like this: the magenta points gather on one or a few of the "
+                       "green clusters and leave the others empty, or hop from cluster to cluster as you "
+                       "scrub the epochs. A healthy run spreads its points over every cluster."))
 
 
 main()
