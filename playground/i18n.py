@@ -84,8 +84,7 @@ class Message(str):
     values: dict
 
     def __new__(cls, msgid: str, **values):
-        english = _fill(msgid, {k: str(v) if isinstance(v, Message) else (f"{v:g}" if isinstance(v, float) else v)
-                                for k, v in values.items()})
+        english = _fill(msgid, {k: _english(v) for k, v in values.items()})
         obj = super().__new__(cls, english)
         obj.msgid, obj.values = msgid, values
         return obj
@@ -93,6 +92,14 @@ class Message(str):
     def to_json(self) -> dict:
         return {"msgid": self.msgid, "values": {k: (v.to_json() if isinstance(v, Message) else v)
                                                 for k, v in self.values.items()}}
+
+
+def _english(v):
+    if isinstance(v, Message):
+        return str(v)
+    if isinstance(v, dict):
+        return render(v, "en", fmt=lambda x: f"{x:g}" if isinstance(x, float) else x)
+    return f"{v:g}" if isinstance(v, float) else v
 
 
 def msg(msgid: str, **values) -> Message:

@@ -3,7 +3,11 @@
 The :class:`Monitor` reads the records the trainer already writes (step windows, epoch lines with
 their quality figure) and returns event records::
 
-    {"type": "event", "epoch", "step", "time", "kind", "message", "advice"}
+    {"type": "event", "epoch", "step", "time", "kind", "message", "advice", "message_id", "advice_id"}
+
+``message`` and ``advice`` are English text (logs, the CLI, runs of older versions);
+``message_id`` and ``advice_id`` hold the same as a message id plus its values
+(:class:`playground.i18n.Message`), so the dashboard shows them in the reader's language.
 
 Kinds (``EVENT_KINDS``):
 
@@ -42,6 +46,8 @@ import math
 import time
 from collections import deque
 
+from .i18n import N_, joined, msg
+
 EVENT_KINDS = ("d_wins", "mode_collapse", "oscillation", "non_finite")
 
 D_WINS_P = 0.05          # D(G(z)) below this: D rejects almost every fake
@@ -62,30 +68,38 @@ OSC_SPREAD_LOSS = 0.5    # ... or of a loss at least half its typical size
 # reach at most 3 such reversals, and only with a middle half under 0.3x the typical size (single
 # spikes); the oscillating demo in tests/test_monitor.py reaches 4 with a middle half 1.8x wide.
 
+# Message ids (the catalogs translate them); values are plain numbers, formatted by the reader.
 _TEXT = {
     "d_wins": (
-        "The discriminator is winning outright: it rejects almost every generated sample "
-        "(D(G(z)) below {p:.2f} for {n} logging windows) while the generator's loss climbs. The "
-        "generator now gets almost no useful gradient and stops improving.",
-        "Lower D's learning rate (for example to {lr_d:.1e}, a quarter of now) or raise G's; add "
-        "one-sided label smoothing (0.1) or instance noise (0.1); or switch to the WGAN-GP "
-        "objective, whose critic keeps giving gradients."),
+        N_("The discriminator is winning outright: it rejects almost every generated sample "
+           "(D(G(z)) below {p} for {n} logging windows) while the generator's loss climbs. The "
+           "generator now gets almost no useful gradient and stops improving."),
+        N_("Lower D's learning rate (for example to {lr_d}, a quarter of now) or raise G's; add "
+           "one-sided label smoothing (0.1) or instance noise (0.1); or switch to the WGAN-GP "
+           "objective, whose critic keeps giving gradients.")),
     "mode_collapse": (
-        "Mode collapse: {what}. The generator is settling on a few kinds of output that fool the "
-        "discriminator instead of covering the whole data set.",
-        "Try the WGAN-GP objective, minibatch standard deviation in D (minibatch_std), a lower "
-        "learning rate for G, or experience replay (replay 0.5); for a conditional run check the "
-        "samples of each class."),
+        N_("Mode collapse: {what}. The generator is settling on a few kinds of output that fool the "
+           "discriminator instead of covering the whole data set."),
+        N_("Try the WGAN-GP objective, minibatch standard deviation in D (minibatch_std), a lower "
+           "learning rate for G, or experience replay (replay 0.5); for a conditional run check the "
+           "samples of each class.")),
     "oscillation": (
-        "The training is oscillating: over the last {n} logging windows {what} went up and down "
-        "with a large amplitude instead of settling.",
-        "Lower both learning rates (for example halve them), lower Adam's beta1 to 0.5 if it is "
-        "higher, or add instance noise; WGAN-GP and label smoothing also calm the game down."),
+        N_("The training is oscillating: over the last {n} logging windows {what} went up and down "
+           "with a large amplitude instead of settling."),
+        N_("Lower both learning rates (for example halve them), lower Adam's beta1 to 0.5 if it is "
+           "higher, or add instance noise; WGAN-GP and label smoothing also calm the game down.")),
     "non_finite": (
-        "The losses became NaN or infinite: the training diverged and the run stops here.",
-        "Resume is not useful as is: start again with lower learning rates (for example half), a "
-        "smaller batch, label smoothing, or the WGAN-GP objective."),
+        N_("The losses became NaN or infinite: the training diverged and the run stops here."),
+        N_("Resume is not useful as is: start again with lower learning rates (for example half), a "
+           "smaller batch, label smoothing, or the WGAN-GP objective.")),
 }
+
+
+def _and(names: list):
+    """"A", "A and B", "A, B and C" as a stored message (each name translated on its own)."""
+    if len(names) == 1:
+        return names[0]
+    return msg("{first} and {last}", first=joined(names[:-1], ", "), last=names[-1])
 
 
 def _num(v) -> float | None:
@@ -179,7 +193,7 @@ class Monitor:
     def _oscillating(self) -> str:
         if len(self.windows) < OSC_WINDOWS:
             return ""
-        swinging = []
+        swinging: list = []
         series = (("d_real", "D(x)"), ("d_fake", "D(G(z))")) if self.has_probs else ()
         for key, name in series:
             vals = [_num(w.get(key)) for w in self.windows]
@@ -189,7 +203,7 @@ class Monitor:
                 swinging.append(name)
         # A critic's score has no fixed offset, so G's loss under hinge or WGAN-GP may drift and
         # cross zero without anything being wrong: only D's loss is watched there.
-        watched = (("loss_d", "D's loss"), ("loss_g", "G's loss"))
+        watched = (("loss_d", msg("D's loss")), ("loss_g", msg("G's loss")))
         for key, name in watched if self.has_probs else watched[:1]:
             vals = [_num(w.get(key)) for w in self.windows]
             if None in vals:
@@ -198,7 +212,7 @@ class Monitor:
             if (_reversals(vals, OSC_MOVE_LOSS * typical) >= OSC_REVERSALS
                     and _spread(vals) >= OSC_SPREAD_LOSS * typical):
                 swinging.append(name)
-        return " and ".join(swinging)
+        return _and(swinging) if swinging else ""
 
     def _epoch(self, rec: dict) -> list[dict]:
         epoch = int(rec.get("epoch") or 0)
@@ -210,32 +224,34 @@ class Monitor:
             # it speaks only when the classifier recognises a fair share of the samples.
             if isinstance(classes, int) and (_num(q.get("confident")) or 0.0) >= COLLAPSE_MIN_CONFIDENT:
                 if classes <= self.best_classes - COLLAPSE_CLASS_DROP:
-                    reasons.append(f"the generated images now fall into {classes} classes, down from "
-                                   f"{self.best_classes}")
+                    reasons.append(msg("the generated images now fall into {classes} classes, down from "
+                                       "{best}", classes=classes, best=self.best_classes))
                 self.best_classes = max(self.best_classes, classes)
             covered, modes = q.get("modes_covered"), q.get("modes")
             if isinstance(covered, int) and isinstance(modes, int):
                 if self.best_modes >= 2 and covered <= self.best_modes // 2:
-                    reasons.append(f"the generated points cover {covered} of the {modes} modes, down "
-                                   f"from {self.best_modes}")
+                    reasons.append(msg("the generated points cover {covered} of the {modes} modes, down "
+                                       "from {best}", covered=covered, modes=modes, best=self.best_modes))
                 self.best_modes = max(self.best_modes, covered)
         # Without a classifier or modes to count, the fixed batch's diversity is the only signal.
         div = _num(rec.get("diversity"))
         recovered = True
         if div is not None and epoch >= 1 and not q.get("available"):
             if self.best_diversity > 0 and div < COLLAPSE_DIVERSITY * self.best_diversity:
-                reasons.append(f"the samples of the fixed batch have become much more alike (diversity "
-                               f"{div:.3f}, down from {self.best_diversity:.3f})")
+                reasons.append(msg("the samples of the fixed batch have become much more alike (diversity "
+                                   "{diversity}, down from {best})", diversity=round(div, 3),
+                                   best=round(self.best_diversity, 3)))
             # hysteresis: a diversity hovering around the threshold is not reported again and again
             recovered = div >= COLLAPSE_DIVERSITY_CLEAR * self.best_diversity
             self.best_diversity = max(self.best_diversity, div)
         # A conditional generator that ignores its noise: one image per class, however varied the classes.
         cdiv = _num(rec.get("class_diversity"))
         if cdiv is not None and div and epoch >= 1 and cdiv < COLLAPSE_CLASS_RATIO * div:
-            reasons.append(f"for each class the generator makes nearly the same image whatever the noise "
-                           f"(diversity within a class {cdiv:.3f}, across classes {div:.3f})")
+            reasons.append(msg("for each class the generator makes nearly the same image whatever the noise "
+                               "(diversity within a class {within}, across classes {across})",
+                               within=round(cdiv, 3), across=round(div, 3)))
         if reasons:
-            return self._raise("mode_collapse", rec, what="; ".join(reasons))
+            return self._raise("mode_collapse", rec, what=reasons[0] if len(reasons) == 1 else joined(reasons))
         if epoch >= 1 and recovered:
             self.active.discard("mode_collapse")
         return []
@@ -249,9 +265,12 @@ class Monitor:
 
     def _event(self, kind: str, epoch: int, step: int, **fmt) -> dict:
         message, advice = _TEXT[kind]
-        fmt.setdefault("lr_d", self.lr_d / 4)
+        fmt.setdefault("lr_d", float(f"{self.lr_d / 4:.2g}"))
+        message = msg(message, **{k: v for k, v in fmt.items() if "{" + k + "}" in message})
+        advice = msg(advice, **{k: v for k, v in fmt.items() if "{" + k + "}" in advice})
         return {"type": "event", "epoch": epoch, "step": step, "time": time.time(), "kind": kind,
-                "message": message.format(**fmt), "advice": advice.format(**fmt)}
+                "message": str(message), "advice": str(advice),
+                "message_id": message.to_json(), "advice_id": advice.to_json()}
 
 
 class RunMonitor(Monitor):

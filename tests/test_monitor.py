@@ -46,7 +46,7 @@ def test_discriminator_winning_is_reported(tmp_path, tiny_cfg):
     ev = _events(records, "d_wins")
     assert len(ev) == 1, ev                      # debounced: once, the condition never cleared
     e = ev[0]
-    assert set(e) == {"type", "epoch", "step", "time", "kind", "message", "advice"}
+    assert set(e) == {"type", "epoch", "step", "time", "kind", "message", "advice", "message_id", "advice_id"}
     assert "discriminator" in e["message"] and "learning rate" in e["advice"]
     before = [r for r in records if r["type"] == "step" and r["step"] <= e["step"]][-monitor.D_WINS_WINDOWS:]
     assert all(r["d_fake"] < monitor.D_WINS_P for r in before)
@@ -79,7 +79,7 @@ def test_d_wins_needs_a_sustained_stretch_and_clears():
     # three low windows then recovery: too short
     assert _feed(m, [_step(i, d_fake=0.01, loss_g=3 + i) for i in range(3)] + [_step(3, d_fake=0.4)]) == []
     ev = _feed(m, [_step(10 + i, d_fake=0.01, loss_g=3 + 0.2 * i) for i in range(8)])
-    assert [e["kind"] for e in ev] == ["d_wins"] and "1.0e-04" in ev[0]["advice"]
+    assert [e["kind"] for e in ev] == ["d_wins"] and "0.0001" in ev[0]["advice"]
     assert _feed(m, [_step(30, d_fake=0.3)]) == []                 # cleared
     ev = _feed(m, [_step(40 + i, d_fake=0.02, loss_g=4 + 0.1 * i) for i in range(5)])
     assert [e["kind"] for e in ev] == ["d_wins"]                    # a new stretch reports again
