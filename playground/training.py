@@ -24,6 +24,7 @@ import torch
 
 from . import checkpoint, losses, sampling, speed
 from . import monitor, quality
+from .i18n import N_, msg
 from .config import LIVE_FIELDS, TrainConfig, is_snapshot_epoch
 from .data import LoadedData
 from .models import ModelSpec, build_models
@@ -177,7 +178,7 @@ class Trainer:
                 raise
             if outcome == "stopped":
                 self._save_train_checkpoint(partial=True)
-                self._status("stopped", message="stopped by request; resume continues from the last checkpoint")
+                self._status("stopped", message=N_("stopped by request; resume continues from the last checkpoint"))
                 self.hooks.log("Stopped by request; checkpoint saved.")
                 return "stopped"
         self._status("finished", message=f"finished {self.epoch} epochs")
@@ -619,6 +620,7 @@ def _asdict(info) -> dict:
 
 
 def _nonfinite_message(cfg: TrainConfig) -> str:
-    return ("The losses became NaN or infinite: training diverged, so the run was stopped. Its last "
-            "checkpoint and sample grids are kept. Try lower learning rates (for example half of "
-            f"lr_g={cfg.lr_g:g} and lr_d={cfg.lr_d:g}), a smaller batch, or the WGAN-GP objective.")
+    return msg("The losses became NaN or infinite: training diverged, so the run was stopped. Its last "
+               "checkpoint and sample grids are kept. Try lower learning rates (for example half of "
+               "G's {lr_g} and D's {lr_d}), a smaller batch, or the WGAN-GP objective.",
+               lr_g=float(cfg.lr_g), lr_d=float(cfg.lr_d))

@@ -30,6 +30,7 @@ from .checkpoint import CheckpointError
 from .config import ConfigError
 from .data import DataError, load_dataset
 from .runs import LAUNCHER_ENV, Run, RunError, pid_alive
+from .i18n import N_, Message
 from .training import Hooks, Trainer, TrainingFailed, model_spec, pick_device
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -159,7 +160,7 @@ def _train_locked(run: Run, log, status: dict, *, resume: bool, epochs: int | No
             torch.set_num_threads(cfg.threads)
         writer.write(dict(state="running", epoch=status.get("epoch", 0), step=status.get("step", 0),
                           epochs=cfg.epochs, pid=os.getpid(), heartbeat=time.time(),
-                          message="loading data"))
+                          message=N_("loading data")))
         writer.start()
         device = pick_device(cfg.device)
         data = load_dataset(cfg.dataset, data_dir=cfg.data_dir or None, image_size=cfg.image_size or None,
@@ -182,7 +183,7 @@ def _train_locked(run: Run, log, status: dict, *, resume: bool, epochs: int | No
     except (ConfigError, DataError, RunError, CheckpointError, ValueError) as e:
         return _fail(run, log, writer, str(e), EXIT_USAGE if isinstance(e, ConfigError) else EXIT_FAILED)
     except TrainingFailed as e:
-        return _fail(run, log, writer, str(e), EXIT_FAILED)
+        return _fail(run, log, writer, _stored(e), EXIT_FAILED)
     except OSError as e:
         log(traceback.format_exc())
         return _fail(run, log, writer, plain_os_error(e, run), EXIT_FAILED)
@@ -241,12 +242,19 @@ def _start_queued(run: Run) -> None:
     schedule_after_exit(run)
 
 
+def _stored(e: Exception):
+    """An exception's message, kept as a Message (with its id and values) when it is one."""
+    return e.args[0] if len(e.args) == 1 and isinstance(e.args[0], Message) else str(e)
+
+
 def _fail(run: Run, log, writer: _StatusWriter, message: str, code: int) -> int:
     log(f"FAILED: {message}")
     writer.stop()
     st = {k: v for k, v in writer.last.items()
-          if k not in ("state", "message", "error", "updated", "format_version")}
-    st.update(state="failed", error=message, message=message, heartbeat=time.time(), pid=os.getpid())
+          if k not in ("state", "message", "error", "error_id", "updated", "format_version")}
+    st.update(state="failed", error=str(message), message=str(message), heartbeat=time.time(), pid=os.getpid())
+    if isinstance(message, Message):   # the dashboard shows it in the reader's language
+        st["error_id"] = message.to_json()
     try:
         run.write_status(**st)
     except OSError:
