@@ -10,6 +10,7 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from playground.i18n import N_
+from playground.ui import layout
 from playground.ui.common import PAGES, page_available
 from playground.ui.i18n import language_switch, remember_language, tx
 
@@ -38,4 +39,5 @@ pages = [st.Page(PAGES[key], title=tx(title), icon=icon, default=(key == "home")
          for key, title, icon in _ORDER if key == "home" or page_available(key)]
 page = st.navigation(pages)
 language_switch()
+layout.apply()   # presentation mode (?present=1) and the CSS that fits grids to the screen
 page.run()

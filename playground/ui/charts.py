@@ -53,7 +53,9 @@ def _layout(fig: go.Figure, title: str, y_title: str, height: int, lang: str = "
     fig.update_layout(
         separators=SEPARATORS.get(lang, ".,"),
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), height=height,
-        margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
+        # The toolbar stands upright in the right margin: lying across the top, it covered the
+        # end of the title in a half-width column.
+        margin=dict(l=10, r=36, t=40, b=10), hovermode="x unified", modebar=dict(orientation="v"),
         legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0),
         xaxis_title=t("epoch", lang), yaxis_title=y_title)
     return fig

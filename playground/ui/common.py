@@ -7,9 +7,12 @@ against those folders (``resolve_run``): no free-text server paths ever reach th
 
 from __future__ import annotations
 
+import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import streamlit as st
 
@@ -111,21 +114,72 @@ def run_label(ref: RunRef) -> str:
         name = display_name(ref.run, cfg)
         prefix = "★ " if ref.readonly else ""
         # plain text: select-box options do not interpret Markdown
+        epoch, epochs = int(st_.get("epoch") or 0), int(st_.get("epochs") or cfg.epochs)
+        state = state_name(ref.run.state())
+        if ref.readonly:   # a pretrained run's name already says what it is: the name stays whole
+            return tx("{name} — epoch {epoch}/{epochs} ({state})", name=prefix + name, epoch=epoch,
+                      epochs=epochs, state=state)
         return tx("{name} — {what} — epoch {epoch}/{epochs} ({state})", name=prefix + name,
                   what=what_of(cfg.arch, cfg.objective, cfg.dataset, cfg.conditional),
-                  epoch=int(st_.get("epoch") or 0), epochs=cfg.epochs, state=state_name(ref.run.state()))
+                  epoch=epoch, epochs=epochs, state=state)
     except (RunError, ValueError, TypeError):
         return tx("{key} (unreadable)", key=ref.key)
 
 
+LAST_RUN_COOKIE = "gan_playground_last_run"
+_LAST_RUN = "_last_run_looked_at"   # session-state key: this tab's memory of the same
+
+
+def live_run_key() -> str | None:
+    """The newest run of this server that is training (or paused, or waiting in the queue)."""
+    runs = list_runs(runs_root())   # newest first
+    for states in (("running", "paused"), ("queued",)):
+        for run in runs:
+            if run.state() in states:
+                return f"runs/{run.id}"
+    return None
+
+
+def last_run_key() -> str | None:
+    """The run this browser looked at last on a page that remembers it (this tab first, then the
+    browser's cookie, which new tabs read), if it still exists."""
+    key = st.session_state.get(_LAST_RUN)
+    if not key:
+        try:
+            key = unquote(st.context.cookies.get(LAST_RUN_COOKIE) or "")
+        except Exception:   # no cookies outside a browser session
+            key = None
+    return key if get_run(key) else None
+
+
+def remember_run(key: str) -> None:
+    """Remember ``key`` for this tab and, in a cookie, for tabs this browser opens later."""
+    if st.session_state.get(_LAST_RUN) == key and st.session_state.get("_last_run_cookie") == key:
+        return
+    st.session_state[_LAST_RUN] = key
+    st.session_state["_last_run_cookie"] = key
+    import streamlit.components.v1 as components
+
+    value = json.dumps(f"{LAST_RUN_COOKIE}={quote(key, safe='')}; path=/; max-age=31536000; SameSite=Lax")
+    with st.sidebar:   # a zero-height frame; in the sidebar it moves nothing on the page
+        components.html(f"<script>window.parent.document.cookie = {value};</script>", height=0)
+
+
 def run_picker(label: str | None = None, param: str = "run", key: str | None = None,
-               default: str | None = None) -> RunRef | None:
+               default: str | None = None, remember: bool = False) -> RunRef | None:
     """A select box of all runs whose choice lives in the URL (``?run=<key>``), so a refresh or a
-    second browser opens the same run. An invalid key in the URL is ignored with a warning."""
+    second browser opens the same run. An invalid key in the URL is ignored with a warning.
+
+    ``remember``: with no run in the URL, open the newest live run of this server, else the run
+    this browser looked at last, else ``default`` (else the first run: the flagship pretrained
+    one); and remember the run shown. The Watch page says a closed tab finds its run again: a new
+    tab opened from the sidebar has no ``?run=``, so this is what makes that true."""
     refs = all_runs()
     if not refs:
         return None
     keys = [r.key for r in refs]
+    if remember and not st.query_params.get(param):
+        default = live_run_key() or last_run_key() or default
     wanted = st.query_params.get(param) or default
     if wanted and wanted not in keys:
         # the URL's text is shown as text: escaped by tr, never a link or an image
@@ -133,10 +187,16 @@ def run_picker(label: str | None = None, param: str = "run", key: str | None = N
         wanted = None
     index = keys.index(wanted) if wanted else 0
     labels = {r.key: run_label(r) for r in refs}
+    # The box keeps showing the text its choice had when it was drawn, even when the label changes
+    # (state, epoch): a widget key of its own per label text draws it afresh. The choice itself
+    # lives in the URL, so nothing is lost.
+    shown_label = labels.get(keys[index], "")
     chosen = st.selectbox(label or tr("Run"), keys, index=index, format_func=lambda k: labels.get(k, k),
-                          key=key or f"picker_{param}")
+                          key=f"{key or 'picker_' + param}::{zlib.crc32(shown_label.encode()):08x}")
     if st.query_params.get(param) != chosen:
         st.query_params[param] = chosen
+    if remember:
+        remember_run(chosen)
     return refs[keys.index(chosen)]
 
 

@@ -16,6 +16,8 @@ DISPLAY_WIDTH = 768     # grids are upscaled (nearest neighbour) to about this m
 GIF_WIDTH = 512         # GIF frames stay small enough to share
 GIF_FRAME_MS = 350
 GIF_LAST_FRAME_MS = 1500
+GIF_MAX_FRAMES = 24     # the default GIF: enough to see the progression, small enough to share
+GIF_COLOURS = 32
 
 
 def upscale(img: Image.Image, target_width: int = DISPLAY_WIDTH) -> Image.Image:
@@ -54,17 +56,35 @@ def _labelled(img: Image.Image, text: str) -> Image.Image:
     return out
 
 
-def progression_gif(run: Run, epochs: list[int] | None = None, width: int = GIF_WIDTH) -> bytes:
-    """An animated GIF of the run's fixed-noise grids, one frame per saved epoch (labelled), the
-    last frame held longer. RunError when the run has no grids yet."""
+def gif_epochs(epochs: list[int], max_frames: int | None = None) -> list[int]:
+    """At most ``max_frames`` of ``epochs``, evenly spread, always with the first and the last
+    (all of them when ``max_frames`` is None)."""
+    if max_frames is None or len(epochs) <= max_frames:
+        return list(epochs)
+    n = max(2, max_frames)
+    picks = sorted({round(i * (len(epochs) - 1) / (n - 1)) for i in range(n)})
+    return [epochs[i] for i in picks]
+
+
+def progression_gif(run: Run, epochs: list[int] | None = None, width: int = GIF_WIDTH,
+                    max_frames: int | None = GIF_MAX_FRAMES) -> bytes:
+    """An animated GIF of the run's fixed-noise grids, one frame per saved epoch (labelled; at most
+    ``max_frames`` of them, evenly spread, None for every epoch), the last frame held longer.
+    RunError when the run has no grids yet.
+
+    Frames share one 32-colour palette: the grids are grey or few-coloured, and a full 256-colour
+    palette per frame made a 101-epoch run's GIF 9.8 MB."""
     epochs = run.sample_epochs() if epochs is None else epochs
     if not epochs:
         raise RunError("this run has no sample grids yet")
+    epochs = gif_epochs(epochs, max_frames)
     frames = [_labelled(upscale(open_grid(run.sample_path(e)), width), f"epoch {e}") for e in epochs]
+    palette = frames[-1].quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+    frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     durations = [GIF_FRAME_MS] * (len(frames) - 1) + [GIF_LAST_FRAME_MS]
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations,
-                   loop=0, optimize=False)
+                   loop=0, optimize=True)
     return buf.getvalue()
 
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from playground.config import ConfigError, TrainConfig
 from playground.runs import ACTIVE_STATES, RunError, effective_state
-from playground.ui import charts, explain, exports, runinfo
+from playground.ui import charts, explain, exports, layout, runinfo
 from playground.i18n import render
 from playground.ui.common import RunRef, job_manager
 from playground.ui.i18n import esc, lang, num, shown, tr, trn, tx
@@ -152,7 +152,7 @@ def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int
         st.plotly_chart(d_out, key=f"dout::{ref.key}", config={"displaylogo": False})
         st.caption(tr(explain.CRITIC) if charts.is_critic(cfg.objective, m.steps or m.epochs)
                    else tr(explain.PROBABILITIES))
-    with st.expander(tr("The worker's log")):
+    with layout.clutter(), st.expander(tr("The worker's log")):
         st.code(runinfo.log_tail(run) or tx("(empty so far)"), language=None)
 
 
@@ -208,32 +208,65 @@ def scrub_epoch(ref: RunRef, epochs: list[int]) -> int | None:
     elif ss.get(newest) not in (None, epochs[-1]) and ss[key] == ss[newest]:
         ss[key] = epochs[-1]     # it was showing the newest grid: keep doing so as epochs arrive
     ss[newest] = epochs[-1]
+    playing = ss.get(f"play::{ref.key}")
+    if playing in epochs:
+        ss[key] = playing        # "Play all epochs" moves the slider, so the charts' marker follows
     if len(epochs) == 1:
         return epochs[0]
     return st.select_slider(tr("Epoch"), options=epochs, key=key,
                             help=tr("Every saved epoch's grid; the loss chart marks the one shown."))
 
 
-@st.fragment
-def player(ref: RunRef, epochs: list[int], epoch: int) -> None:
-    """The grid of ``epoch``, a play button that animates every epoch in place, and downloads.
+def grid_caption(epoch: int) -> str:
+    """The caption under a grid: epoch 0 says what it is, since it can look like nothing at all."""
+    if epoch == 0:
+        return tr("Epoch 0: what the generator draws before any training step")
+    return tr("Epoch {epoch}", epoch=epoch)
 
-    A fragment: pressing Play reruns only this part, so the charts stay as they are meanwhile."""
-    run = ref.run
-    slot = st.empty()
-    play = st.button(tr("Play all epochs"), icon=":material/play_arrow:", key=f"play::{ref.key}",
-                     disabled=len(epochs) < 2, help=tr("Show every saved epoch in turn, here."))
-    c = st.columns(2)
-    c[0].download_button(tr("This epoch (PNG)"), lambda: exports.display_png(run.sample_path(epoch)),
-                         file_name=f"{run.id}_epoch_{epoch:03d}.png", mime="image/png", width="stretch",
-                         on_click="ignore", icon=":material/download:", key=f"png::{ref.key}")
-    c[1].download_button(tr("All epochs (GIF)"), lambda: exports.progression_gif(run),
-                         file_name=f"{run.id}_progression.gif", mime="image/gif", width="stretch",
-                         on_click="ignore", icon=":material/gif_box:", key=f"gif::{ref.key}")
-    if play:
-        delay = min(0.5, PLAY_SECONDS / len(epochs))
-        for e in epochs:
-            show_grid(run, e, caption=tr("Epoch {epoch}", epoch=e), slot=slot)
-            time.sleep(delay)
-    else:
-        show_grid(run, epoch, caption=tr("Epoch {epoch}", epoch=epoch), slot=slot)
+
+def player(ref: RunRef, epochs: list[int], epoch: int, present: bool = False) -> None:
+    """The grid of ``epoch``, a play button that steps through every epoch, and downloads.
+
+    Playing reruns the whole page once per epoch with the slider on that epoch, so the loss
+    chart's epoch marker follows the grid and a Stop button can end it at any frame (a loop inside
+    one run could not be stopped and left the charts behind)."""
+    run, ss = ref.run, st.session_state
+    pkey = f"play::{ref.key}"
+    playing = ss.get(pkey)
+    with st.container(key="watch_grid"):   # sized by the page's CSS to fit the screen
+        show_grid(run, epoch, caption=grid_caption(epoch))
+    if playing is None:
+        if st.button(tr("Play all epochs"), icon=":material/play_arrow:", key=f"play_btn::{ref.key}",
+                     disabled=len(epochs) < 2, help=tr("Show every saved epoch in turn, here.")):
+            ss[pkey] = epochs[0]
+            st.rerun()
+    elif st.button(tr("Stop playing"), icon=":material/stop:", key=f"stop_btn::{ref.key}"):
+        ss.pop(pkey, None)   # the slider stays on the epoch reached
+        st.rerun()
+    if not present:
+        c = st.columns(2)
+        c[0].download_button(tr("This epoch (PNG)"), lambda: exports.display_png(run.sample_path(epoch)),
+                             file_name=f"{run.id}_epoch_{epoch:03d}.png", mime="image/png", width="stretch",
+                             on_click="ignore", icon=":material/download:", key=f"png::{ref.key}")
+        c[1].download_button(tr("All epochs (GIF)"), lambda: exports.progression_gif(run),
+                             file_name=f"{run.id}_progression.gif", mime="image/gif", width="stretch",
+                             on_click="ignore", icon=":material/gif_box:", key=f"gif::{ref.key}",
+                             help=tr("At most {n} epochs, evenly spread, so the file stays small to share.",
+                                     n=exports.GIF_MAX_FRAMES))
+        if len(epochs) > exports.GIF_MAX_FRAMES:
+            c[1].download_button(tr("Every epoch (larger GIF)"),
+                                 lambda: exports.progression_gif(run, max_frames=None),
+                                 file_name=f"{run.id}_progression_all.gif", mime="image/gif",
+                                 width="stretch", on_click="ignore", icon=":material/gif_box:",
+                                 key=f"gif_all::{ref.key}")
+    if playing is not None:
+        started = ss.setdefault(f"play_t::{ref.key}", time.monotonic())
+        time.sleep(max(0.0, min(0.5, PLAY_SECONDS / len(epochs)) - (time.monotonic() - started)))
+        later = [e for e in epochs if e > playing]
+        if later:
+            ss[pkey] = later[0]
+            ss[f"play_t::{ref.key}"] = time.monotonic()
+        else:
+            ss.pop(pkey, None)
+            ss.pop(f"play_t::{ref.key}", None)
+        st.rerun()

@@ -6,13 +6,14 @@ import streamlit as st
 
 from playground.config import TOY_NAMES
 from playground.runs import ACTIVE_STATES, RunError, effective_state
-from playground.ui import explain, runinfo
+from playground.ui import explain, layout, runinfo
 from playground.ui.common import job_manager, run_picker
 from playground.ui.watch_parts import POLL_S, controls, live_settings, live_view, player, scrub_epoch
 from playground.ui.i18n import esc, lang, shown, tr
 from playground.ui.widgets import page_link, state_badge
 
-ref = run_picker(tr("Run to watch"), remember=True)
+with layout.clutter():
+    ref = run_picker(tr("Run to watch"), remember=True)
 if ref is None:
     st.title(tr("Watch a run"))
     st.info(tr("There are no runs yet. Start one on the Train page (the classroom preset shows "
@@ -32,28 +33,12 @@ if state == "queued" and not ref.readonly:
     job_manager().schedule()   # a slot may have freed up without a worker to hand it on
 
 summary = runinfo.summarize(run)
-st.header(esc(summary.name), anchor=False)   # a name a person gave: text, never Markdown
-explained = runinfo.STATE_EXPLAINED.get(state)
-st.caption(f"{esc(summary.what_in(lang()))} · {state_badge(state)}" + (f" · {tr(explained)}" if explained else ""))
-data_notes = ((run.read_config_doc().get("data") or {}).get("notes"))
-if data_notes:
-    st.caption(tr("Data: {notes}", notes=shown(data_notes)))
-
-if state == "failed":
-    error = status.get("error") or status.get("message") or ""
-    reason = shown(status.get("error_id") or error) if error else tr("no reason was recorded")
-    st.error(tr("Training failed: {error}", error=reason), icon=":material/error:")
-    st.info(tr("What to try: {advice}", advice=tr(runinfo.failure_advice(error))), icon=":material/lightbulb:")
-
-if ref.readonly:
-    st.caption(tr("A pretrained run: read-only. Train your own on the Train page."))
-else:
-    controls(ref, state, status, cfg)
-    if state in ("running", "paused"):
-        live_settings(ref, status, cfg)
-
+present = layout.presenting()
 epochs = run.sample_epochs()
-left, right = st.columns(2, gap="medium")
+# Two columns from the top: the newest grid starts right under the picker, so at 1920×1080 the
+# progress line, the loss chart and the whole grid are on the first screen (the CSS in
+# layout.py keeps the grid within the screen's height).
+left, right = st.columns([5, 6] if present else [1, 1], gap="medium")
 with right:
     st.markdown("#### " + tr("Generated samples, epoch by epoch"))
     selected = scrub_epoch(ref, epochs)
@@ -61,13 +46,36 @@ with right:
         st.info(tr("The first grid (epoch 0, before any training) appears once the worker has "
                    "loaded the data."))
     else:
-        player(ref, epochs, selected)
-    st.caption(explain.grid_caption(cfg.dataset in TOY_NAMES, cfg.conditional, tr))
-    if cfg.dataset in TOY_NAMES:
-        page_link("toy", tr("Open the 2D toy view"), ref.key, icon=":material/scatter_plot:")
-    page_link("explore", tr("Explore this generator's latent space"), ref.key, icon=":material/tune:")
+        player(ref, epochs, selected, present)
+    with layout.clutter():
+        st.caption(explain.grid_caption(cfg.dataset in TOY_NAMES, cfg.conditional, tr))
+        if cfg.dataset in TOY_NAMES:
+            page_link("toy", tr("Open the 2D toy view"), ref.key, icon=":material/scatter_plot:")
+        page_link("explore", tr("Explore this generator's latent space"), ref.key, icon=":material/tune:")
 
 with left:
+    st.subheader(esc(summary.name), anchor=False)   # a name a person gave: text, never Markdown
+    explained = runinfo.STATE_EXPLAINED.get(state)
+    st.caption(f"{esc(summary.what_in(lang()))} · {state_badge(state)}" + (f" · {tr(explained)}" if explained else ""))
+    data_notes = ((run.read_config_doc().get("data") or {}).get("notes"))
+    if data_notes:
+        with layout.clutter():
+            st.caption(tr("Data: {notes}", notes=shown(data_notes)))
+
+    if state == "failed":
+        error = status.get("error") or status.get("message") or ""
+        reason = shown(status.get("error_id") or error) if error else tr("no reason was recorded")
+        st.error(tr("Training failed: {error}", error=reason), icon=":material/error:")
+        st.info(tr("What to try: {advice}", advice=tr(runinfo.failure_advice(error))), icon=":material/lightbulb:")
+
+    with layout.clutter():
+        if ref.readonly:
+            st.caption(tr("A pretrained run: read-only. Train your own on the Train page."))
+        else:
+            controls(ref, state, status, cfg)
+            if state in ("running", "paused"):
+                live_settings(ref, status, cfg)
+
     active = state in ACTIVE_STATES
     fragment = st.fragment(run_every=POLL_S if active else None)(live_view)
     fragment(ref, cfg, state, len(epochs), selected)
