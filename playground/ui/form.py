@@ -18,6 +18,7 @@ from playground.config import (ARCH_NAMES, DATA_SOURCES, DATASET_NAMES, OBJECTIV
                                UPSAMPLES, ConfigError, TrainConfig, field_help, validation_errors)
 from playground.i18n import N_, Message, parse_number
 from playground.presets import PRESETS
+from playground.ui import glossary
 from playground.ui.i18n import esc, lang, num, shown, tr, tx
 from playground.ui.runinfo import ARCH_NAMES as ARCH_TITLES
 from playground.ui.runinfo import OBJECTIVE_NAMES as OBJECTIVE_TITLES
@@ -195,6 +196,8 @@ def field(name: str, default, slots: dict, devices: list[str] | None = None):
     for its validation message (``slots[name]``, filled by :func:`show_errors`); the value."""
     label_, key = label(name), KEY + name
     help_ = tr(field_help()[name]) if name in field_help() else None
+    if name == "objective":   # the terms of papers stay; each gets a plain explanation
+        help_ = "\n\n".join(tr(glossary.TERMS[k]) for k in ("bce", "minimax", "lsgan", "hinge", "wgan-gp"))
     if name == "device":
         options, titles = devices or ["auto", "cpu"], {}
     elif name in CHOICES:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from playground.runs import RunError
 from playground.ui import compare_data as cd
+from playground.ui import glossary
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_figures import overlay_figure
 from playground.ui.explore_widgets import epoch_ui, no_runs_hint, show_png
@@ -109,7 +110,8 @@ def main() -> None:
         st.plotly_chart(overlay_figure([sa, sb], ("d_real", "d_fake"), ("D(x)", "D(G(z))"), selected,
                                        tx("D's output"), hline=0.5, lang=lang()), key="cmp_dout")
 
-    st.subheader(tr("Metrics"))
+    fid = glossary.TERMS["fid"]
+    st.subheader(tr("Metrics"), help=tr(fid))
     last_a, last_b = max(sa["epochs"], default=None), max(sb["epochs"], default=None)
     columns = {}
     if selected is not None:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from playground.config import TOY_NAMES
 from playground.runs import ACTIVE_STATES, RunError, effective_state
-from playground.ui import explain, layout, runinfo
+from playground.ui import explain, glossary, layout, runinfo
 from playground.ui.common import job_manager, run_picker
 from playground.ui.watch_parts import POLL_S, controls, live_settings, live_view, player, scrub_epoch
 from playground.ui.i18n import esc, lang, shown, tr
@@ -56,7 +56,8 @@ with right:
 with left:
     st.subheader(esc(summary.name), anchor=False)   # a name a person gave: text, never Markdown
     explained = runinfo.STATE_EXPLAINED.get(state)
-    st.caption(f"{esc(summary.what_in(lang()))} · {state_badge(state)}" + (f" · {tr(explained)}" if explained else ""))
+    st.caption(f"{esc(summary.what_in(lang()))} · {state_badge(state)}" + (f" · {tr(explained)}" if explained else ""),
+           help=tr(glossary.objective_help(cfg.objective)) if glossary.objective_help(cfg.objective) else None)
     data_notes = ((run.read_config_doc().get("data") or {}).get("notes"))
     if data_notes:
         with layout.clutter():
