@@ -114,7 +114,7 @@ def test_watch_shows_charts_grid_and_plain_explanations(with_runs):
     assert at.get("image")[0].proto.imgs[0].url.endswith(".png")   # not re-encoded as a JPEG
     body = texts(at)
     assert "D(x) is how sure the discriminator is" in body
-    assert at.header[0].value == "Tiny MNIST"
+    assert at.subheader[0].value == "Tiny MNIST"
     critic = app("watch", run="runs/hinge")
     assert "critic" in texts(critic) and "D(x) is how sure" not in texts(critic)
     spec = json.loads(critic.get("plotly_chart")[1].proto.spec)
@@ -135,8 +135,10 @@ def test_scrubber_changes_the_epoch_shown_and_the_chart_marker(with_runs):
     assert not at.exception
     assert at.get("image")[0].captions == ["Epoch 1"]
     assert marker(at) == [1]
-    at.button(key="play::runs/mnist").click().run()     # animates through 0, 1, 2 in place
+    at.button(key="play_btn::runs/mnist").click().run()   # steps the slider through 0, 1, 2
     assert not at.exception and at.get("image")[0].captions == ["Epoch 2"]
+    assert at.select_slider(key="scrub::runs/mnist").value == 2 and marker(at) == [2]
+    assert "play::runs/mnist" not in at.session_state and at.button(key="play_btn::runs/mnist")
 
 
 def test_bad_run_key_in_the_url_is_refused_politely(with_runs):
@@ -362,7 +364,7 @@ def test_start_from_the_form_creates_a_run_and_a_live_worker(folders):
     pid = run.read_status().get("pid")
     try:
         assert at.query_params["run"] == f"runs/{run.id}"         # switched to its Watch page
-        assert at.header[0].value == "from the form"
+        assert at.subheader[0].value == "from the form"
         assert run.read_config().max_images == 40
         deadline = time.time() + 90
         while run.state() in ("queued", "running") and time.time() < deadline:

@@ -158,11 +158,9 @@ def remember_run(key: str) -> None:
         return
     st.session_state[_LAST_RUN] = key
     st.session_state["_last_run_cookie"] = key
-    import streamlit.components.v1 as components
-
     value = json.dumps(f"{LAST_RUN_COOKIE}={quote(key, safe='')}; path=/; max-age=31536000; SameSite=Lax")
-    with st.sidebar:   # a zero-height frame; in the sidebar it moves nothing on the page
-        components.html(f"<script>window.parent.document.cookie = {value};</script>", height=0)
+    with st.sidebar:   # nothing visible; in the sidebar it moves nothing on the page
+        st.html(f"<script>document.cookie = {value};</script>", unsafe_allow_javascript=True)
 
 
 def run_picker(label: str | None = None, param: str = "run", key: str | None = None,

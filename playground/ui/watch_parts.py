@@ -14,7 +14,7 @@ import streamlit as st
 from playground.config import ConfigError, TrainConfig
 from playground.runs import ACTIVE_STATES, RunError, effective_state
 from playground.ui import charts, explain, exports, layout, runinfo
-from playground.i18n import render
+from playground.i18n import N_, render
 from playground.ui.common import RunRef, job_manager
 from playground.ui.i18n import esc, lang, num, shown, tr, trn, tx
 from playground.ui.widgets import metrics_for, show_grid
@@ -76,38 +76,63 @@ def _resume(manager, run, epochs=None) -> None:
     st.rerun()
 
 
+# The live settings' visible names and allowed ranges (config.validate's bounds), shown next to a
+# field whose value was refused.
+LIVE_LABELS = {"lr_g": N_("Learning rate of G"), "lr_d": N_("Learning rate of D"),
+               "d_steps": N_("D steps per G step")}
+LIVE_RANGES = {"lr_g": N_("a number greater than 0 and at most 1"),
+               "lr_d": N_("a number greater than 0 and at most 1"),
+               "d_steps": N_("a whole number from 1 to 100")}
+
+
 def live_settings(ref: RunRef, status: dict, cfg: TrainConfig) -> None:
-    """A small form for lr_g, lr_d and d_steps, sent to the running worker."""
+    """A small form for lr_g, lr_d and d_steps, sent to the running worker.
+
+    A refused value's message stands under its field, with the field's name and allowed range,
+    until the value is changed: it lives in the session, so the page's live updates (a full
+    rerun at every new epoch) do not wipe it."""
     live = status.get("live") or {}
-    with st.expander(tr("Change settings while it trains")):
+    refused: dict = st.session_state.setdefault(f"live_refused::{ref.key}", {})   # field -> value
+    with st.expander(tr("Change settings while it trains"), expanded=bool(refused)):
         st.caption(tr(explain.LIVE_SETTINGS))
         with st.form(f"live::{ref.key}", border=False):
             c = st.columns(3)
-            lr_g = c[0].number_input(tr("Learning rate of G"), value=float(live.get("lr_g", cfg.lr_g)),
-                                     step=5e-5, format="%g")
-            lr_d = c[1].number_input(tr("Learning rate of D"), value=float(live.get("lr_d", cfg.lr_d)),
-                                     step=5e-5, format="%g")
-            d_steps = c[2].number_input(tr("D steps per G step"), value=int(live.get("d_steps", cfg.d_steps)),
-                                        step=1, format="%d")
-            if st.form_submit_button(tr("Apply")):
-                new = {"lr_g": lr_g, "lr_d": lr_d, "d_steps": int(d_steps)}
-                changed = {k: v for k, v in new.items() if v != live.get(k, getattr(cfg, k))}
-                if not changed:
-                    st.info(tr("Nothing changed."))
-                    return
-                try:
-                    job_manager().set_live(ref.run, **changed)
-                except ConfigError as e:
-                    for k, msg in e.errors.items():
-                        name = tr(charts.CHANGE_NAMES[k]) if k in charts.CHANGE_NAMES else esc(k)
-                        st.error(f"{name}: {shown(msg)}")
-                except RunError as e:
-                    st.error(shown(e.args[0] if e.args else str(e)))
+            new = {}
+            for col, field in zip(c, LIVE_LABELS):
+                current = live.get(field, getattr(cfg, field))
+                if field == "d_steps":
+                    new[field] = int(col.number_input(tr(LIVE_LABELS[field]), value=int(current), step=1,
+                                                      format="%d", key=f"live_{field}::{ref.key}"))
                 else:
-                    sent = ", ".join(f"{tx(charts.CHANGE_NAMES[k])} → {num(v, significant=4)}"
-                                     for k, v in changed.items())
-                    st.success(tr("Sent: {changes}. The charts mark it once the worker applies it.",
-                                  changes=sent))
+                    new[field] = col.number_input(tr(LIVE_LABELS[field]), value=float(current), step=5e-5,
+                                                  format="%g", key=f"live_{field}::{ref.key}")
+                if field in refused and refused[field] == new[field]:
+                    col.error(tr("{field} must be {allowed}; {value} is not.", field=tr(LIVE_LABELS[field]),
+                                 allowed=tr(LIVE_RANGES[field]), value=num(new[field], significant=4)),
+                              icon=":material/error:")
+                else:
+                    refused.pop(field, None)   # changed since it was refused
+            submitted = st.form_submit_button(tr("Apply"))
+        if submitted:
+            changed = {k: v for k, v in new.items() if v != live.get(k, getattr(cfg, k))}
+            if not changed:
+                st.info(tr("Nothing changed."))
+                return
+            try:
+                job_manager().set_live(ref.run, **changed)
+            except ConfigError as e:
+                for k in e.errors:
+                    if k in changed:
+                        refused[k] = changed[k]
+                st.rerun()   # the messages stand under their fields
+            except RunError as e:
+                st.error(shown(e.args[0] if e.args else str(e)))
+            else:
+                refused.clear()
+                sent = ", ".join(f"{tx(charts.CHANGE_NAMES[k])} → {num(v, significant=4)}"
+                                 for k, v in changed.items())
+                st.success(tr("Sent: {changes}. The charts mark it once the worker applies it.",
+                              changes=sent))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

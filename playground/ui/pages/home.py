@@ -41,18 +41,20 @@ refs = all_runs()
 pretrained = [r for r in refs if r.readonly]
 own = [r for r in refs if not r.readonly]
 
-if not refs:
-    with st.container(border=True):
-        st.subheader(tr("Train your first GAN"))
-        st.markdown(f"**{tr(classroom.title)}.** {tr(classroom.description)} "
-                    + tr("You will watch blurry blobs turn into shirts, shoes and bags, epoch by epoch."))
-        if st.button(tr("Train the classroom preset"), type="primary", icon=":material/play_arrow:"):
-            start_classroom()
-        page_link("train", tr("…or choose your own settings on the Train page"), icon=":material/tune:")
-else:
-    links = st.columns(4)
-    with links[0]:
-        page_link("train", tr("Train a GAN"), icon=":material/model_training:")
+# The one-click start stays at the top whatever runs exist: a class starts here.
+with st.container(border=True, key="classroom_start"):
+    text, button = st.columns([3, 1], vertical_alignment="center")
+    text.markdown(f"**{tr(classroom.title)}.** {tr(classroom.description)} "
+                  + tr("You will watch blurry blobs turn into shirts, shoes and bags, epoch by epoch."))
+    if button.button(tr("Train the classroom preset"), type="primary", icon=":material/play_arrow:",
+                     width="stretch"):
+        start_classroom()
+
+links = st.columns(4)
+with links[0]:
+    page_link("train", tr("…or choose your own settings on the Train page") if not refs else tr("Train a GAN"),
+              icon=":material/model_training:")
+if refs:
     with links[1]:
         page_link("watch", tr("Watch a run"), icon=":material/monitoring:")
     with links[2]:
@@ -71,8 +73,3 @@ if own:
     cards(own[:MAX_OWN_CARDS])
     if len(own) > MAX_OWN_CARDS:
         page_link("runs", trn("All {n} runs", "All {n} runs", len(own)), icon=":material/folder_open:")
-elif pretrained:
-    st.header(tr("Train your own"))
-    st.markdown(f"**{tr(classroom.title)}.** {tr(classroom.description)}")
-    if st.button(tr("Train the classroom preset"), type="primary", icon=":material/play_arrow:"):
-        start_classroom()
