@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..i18n import msg
 from . import toy
 from .archive import check_zip
 from .common import (CHANNEL_CHOICES, IMAGE_SIZES, DataError, DataInfo, LoadedData, adapt_images,
@@ -92,7 +93,7 @@ def load_dataset(name: str, *, data_dir: str | None = None, image_size: int | No
         x, y, names, notes = toy.make_toy(key, n, seed)
         info = DataInfo(name=key, kind="points", source="toy", location="", n=n, channels=0,
                         image_size=0, num_classes=len(names), class_names=names, skipped={},
-                        notes=notes)
+                        notes=notes, notes_id=[_toy_note(key, n, seed).to_json()])
         log(f"Generated {notes}")
         return _to_device(LoadedData(info, x, y), dev, device)
 
@@ -112,7 +113,9 @@ def load_dataset(name: str, *, data_dir: str | None = None, image_size: int | No
         x, y = torch.from_numpy(fd.x), (torch.from_numpy(fd.y) if fd.y is not None else None)
         kind = "zip archive" if fd.source == "zip" else "folder"
         raw = dict(x=x, y=y, class_names=fd.class_names, source=fd.source, location=str(path),
-                   skipped=fd.skipped, notes=f"{plural(len(x), 'image')} from the {kind} {path}.")
+                   skipped=fd.skipped, notes=f"{plural(len(x), 'image')} from the {kind} {path.name}.",
+                   notes_id=[msg("{n} images from the zip archive {path}." if fd.source == "zip"
+                                 else "{n} images from the folder {path}.", n=len(x), path=path.name)])
     else:
         raw = _load_standard(key, path, source, cache, log)
 
@@ -123,21 +126,27 @@ def load_dataset(name: str, *, data_dir: str | None = None, image_size: int | No
     x = x[idx_t]
     y = y[idx_t] if y is not None else None
     notes = raw["notes"]
+    parts = list(raw.get("notes_id") or [])
     if len(idx) < n_all:
         how = "class-balanced" if y is not None else "plain"
         notes += f" Using a {how} random subset of {len(idx):,} (seed {seed})."
+        parts.append(msg("Using a class-balanced random subset of {n} (seed {seed})." if y is not None
+                         else "Using a plain random subset of {n} (seed {seed}).", n=len(idx), seed=str(seed)))
     src_c, src_h, src_w = x.shape[1:]
     x = adapt_images(x, size, chans)
     if (src_h, src_w) != (size, size):
         src = f"{src_w}x{src_h}" if src_h != src_w else f"{src_w}"
         notes += f" Resized from {src} to {size} px."
+        parts.append(msg("Resized from {src} to {size} px.", src=src, size=size))
     if src_c != chans:
         notes += " Grey copied to 3 channels." if chans == 3 else " Converted to greyscale."
+        parts.append(msg("Grey copied to 3 channels.") if chans == 3 else msg("Converted to greyscale."))
 
     names = raw["class_names"] if y is not None else []
     info = DataInfo(name=key, kind="images", source=raw["source"], location=raw["location"],
                     n=len(x), channels=chans, image_size=size, num_classes=len(names),
-                    class_names=list(names), skipped=dict(raw.get("skipped", {})), notes=notes)
+                    class_names=list(names), skipped=dict(raw.get("skipped", {})), notes=notes,
+                    notes_id=[p.to_json() for p in parts])
     log(f"Loaded {key}: {info.n:,} x {chans} x {size} x {size}, "
         f"{info.num_classes or 'no'} classes, from {info.source}")
     return _to_device(LoadedData(info, x, y), dev, device)
@@ -216,6 +225,9 @@ def _load_bundled(key: str, log) -> dict:
     title = "MNIST" if key == "mnist" else "Fashion-MNIST"
     raw["notes"] = (f"{len(raw['x']):,}-image class-balanced subset ({per_class:,} per class) of "
                     f"{title} bundled with the app ({LICENCES[key]}).")
+    raw["notes_id"] = [msg("{n}-image class-balanced subset ({per_class} per class) of {title} bundled "
+                           "with the app ({licence}).", n=len(raw["x"]), per_class=int(per_class), title=title,
+                           licence=LICENCES[key])]
     log(f"Using the bundled {title} subset ({len(raw['x']):,} images)")
     return raw
 
@@ -228,8 +240,13 @@ def _npz_result(key: str, path: Path, source: str, location: str, log) -> dict:
             raise DataError(f"{path}: 'labels' go up to {labels.max()}, but {key} has "
                             f"{len(CLASS_NAMES[key])} classes (0-{len(CLASS_NAMES[key]) - 1})")
         y = torch.from_numpy(labels)
+    if note.startswith("the "):    # read_npz kept the training images only
+        note_id = msg("The {n} training images of {file} (its test images left out).", n=len(images),
+                      file=path.name)
+    else:
+        note_id = msg("{n} images from {file}.", n=len(images), file=path.name)
     return dict(x=torch.from_numpy(images), y=y, class_names=CLASS_NAMES[key], source=source,
-                location=location, notes=f"{note[0].upper()}{note[1:]}.")
+                location=location, notes=f"{note[0].upper()}{note[1:]}.", notes_id=[note_id])
 
 
 def _tv_result(key: str, x, y, names, root: Path) -> dict:
@@ -238,7 +255,25 @@ def _tv_result(key: str, x, y, names, root: Path) -> dict:
     licence = f" ({LICENCES[key]})" if key in LICENCES else ""
     return dict(x=x, y=y, class_names=names or CLASS_NAMES[key], source="torchvision",
                 location=str(root), notes=f"{TITLES[key]} training set ({len(x):,} images) "
-                                          f"via torchvision from {root}{licence}.")
+                                          f"via torchvision from {root}{licence}.",
+                notes_id=[msg("{title} training set ({n} images) via torchvision{licence}.",
+                              title=TITLES[key], n=len(x), licence=licence)])
+
+
+def _toy_note(key: str, n: int, seed: int):
+    """The toy's notes (as toy.make_toy writes them) as a stored message."""
+    std, seed_text = float(toy.TOY_STD.get(key, 0.0)), str(seed)
+    if key == "ring":
+        return msg("{n} points from {modes} Gaussians on a circle of radius {radius} (std {std}), seed {seed}.",
+                   n=n, modes=toy.RING_MODES, radius=float(toy.RING_RADIUS), std=std, seed=seed_text)
+    if key == "grid":
+        return msg("{n} points from a 5x5 grid of Gaussians at -4..4 step 2 (std {std}), seed {seed}.",
+                   n=n, std=std, seed=seed_text)
+    if key == "spiral":
+        return msg("{n} points on a 2D Swiss-roll spiral (noise {noise}), seed {seed}; unlabeled.",
+                   n=n, noise=float(toy.SPIRAL_NOISE), seed=seed_text)
+    return msg("{n} points on two interleaving half circles (noise {noise}), seed {seed}.",
+               n=n, noise=float(toy.MOONS_NOISE), seed=seed_text)
 
 
 def _check_args(name, image_size, channels, max_images, seed, source) -> str:

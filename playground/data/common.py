@@ -36,6 +36,9 @@ class DataInfo:
     class_names: list[str] = field(default_factory=list)   # len == num_classes
     skipped: dict[str, int] = field(default_factory=dict)  # e.g. {"corrupt": 2, "not_image": 1}
     notes: str = ""            # plain sentence: subset, licence, where it came from
+    # the same as stored messages ({"msgid", "values"}, shown one after the other), so the
+    # dashboard shows the notes in its reader's language (playground.i18n.render)
+    notes_id: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -58,10 +58,14 @@ with left:
     explained = runinfo.STATE_EXPLAINED.get(state)
     st.caption(f"{esc(summary.what_in(lang()))} · {state_badge(state)}" + (f" · {tr(explained)}" if explained else ""),
            help=tr(glossary.objective_help(cfg.objective)) if glossary.objective_help(cfg.objective) else None)
-    data_notes = ((run.read_config_doc().get("data") or {}).get("notes"))
+    data_doc = run.read_config_doc().get("data") or {}
+    data_notes = data_doc.get("notes")
     if data_notes:
+        # the notes as message ids when the run stored them (in today's language), else as stored
+        notes_id = data_doc.get("notes_id")
+        stored = {"join": notes_id, "sep": " "} if isinstance(notes_id, list) and notes_id else data_notes
         with layout.clutter():
-            st.caption(tr("Data: {notes}", notes=shown(data_notes)))
+            st.caption(tr("Data: {notes}", notes=shown(stored, fallback=str(data_notes))))
 
     if state == "failed":
         error = status.get("error") or status.get("message") or ""
