@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..i18n import msg
+from ..i18n import N_, msg
 from . import toy
 from .archive import check_zip
 from .common import (CHANNEL_CHOICES, IMAGE_SIZES, DataError, DataInfo, LoadedData, adapt_images,
@@ -114,8 +114,8 @@ def load_dataset(name: str, *, data_dir: str | None = None, image_size: int | No
         kind = "zip archive" if fd.source == "zip" else "folder"
         raw = dict(x=x, y=y, class_names=fd.class_names, source=fd.source, location=str(path),
                    skipped=fd.skipped, notes=f"{plural(len(x), 'image')} from the {kind} {path.name}.",
-                   notes_id=[msg("{n} images from the zip archive {path}." if fd.source == "zip"
-                                 else "{n} images from the folder {path}.", n=len(x), path=path.name)])
+                   notes_id=[msg(N_("{n} images from the zip archive {path}.") if fd.source == "zip"
+                                 else N_("{n} images from the folder {path}."), n=len(x), path=path.name)])
     else:
         raw = _load_standard(key, path, source, cache, log)
 
@@ -130,8 +130,8 @@ def load_dataset(name: str, *, data_dir: str | None = None, image_size: int | No
     if len(idx) < n_all:
         how = "class-balanced" if y is not None else "plain"
         notes += f" Using a {how} random subset of {len(idx):,} (seed {seed})."
-        parts.append(msg("Using a class-balanced random subset of {n} (seed {seed})." if y is not None
-                         else "Using a plain random subset of {n} (seed {seed}).", n=len(idx), seed=str(seed)))
+        parts.append(msg(N_("Using a class-balanced random subset of {n} (seed {seed}).") if y is not None
+                         else N_("Using a plain random subset of {n} (seed {seed})."), n=len(idx), seed=str(seed)))
     src_c, src_h, src_w = x.shape[1:]
     x = adapt_images(x, size, chans)
     if (src_h, src_w) != (size, size):
