@@ -66,8 +66,10 @@ def fix_config(run: Run, name: str | None) -> None:
         cfg["name"] = name
     if data.get("location"):
         data["location"] = Path(str(data["location"])).name
-    if data.get("notes"):
-        data["notes"] = strip_paths(str(data["notes"]))
+    if data.get("notes"):   # older runs wrote the npz file's column test; say it in words
+        notes = re.sub(r" \(is_test == 0\) of (\S+)\.(?=\s|$)", r" of \1 (its test images left out).",
+                       str(data["notes"]))
+        data["notes"] = strip_paths(notes)
     _dump(path, doc)
 
 

@@ -339,8 +339,24 @@ def test_choosing_a_preset_fills_the_form(folders):
 def test_folder_dataset_needs_an_upload(folders):
     at = app("train")
     at.selectbox(key="train.dataset").set_value("folder").run()
-    assert any("a folder or .zip of images is needed" in m.value for m in at.markdown)
+    # nothing is wrong yet, so nothing red: the page says what to do, and Start waits for the zip
+    assert not at.error and not any(m.value.startswith(":red") for m in at.markdown)
+    assert not any("'folder'" in m.value for m in at.markdown)
+    assert "Upload a zip of your images above to start." in [c.value for c in at.caption]
     assert next(b for b in at.button if b.label == "Start training").disabled
+    # the preset's box no longer claims its own data set
+    assert any("used on your own images" in i.value for i in at.info)
+    assert not any("bundled Fashion-MNIST subset" in i.value for i in at.info)
+
+
+def test_an_epoch_of_a_few_steps_is_warned_with_a_batch_size(folders):
+    at = app("train")
+    at.number_input(key="train.max_images").set_value(50)
+    at.number_input(key="train.batch_size").set_value(32).run()
+    warning = next(w.value for w in at.warning if "training step" in w.value)
+    assert "an epoch is only 1 training step" in warning and "batch size of 4" in warning
+    at.number_input(key="train.batch_size").set_value(4).run()
+    assert not any("training step" in w.value for w in at.warning)
 
 
 def test_start_from_the_form_creates_a_run_and_a_live_worker(folders):

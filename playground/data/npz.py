@@ -74,8 +74,8 @@ def _read_arrays(path: Path, d, log) -> tuple[np.ndarray, np.ndarray | None, str
         train = is_test == 0
         images = images[train]
         labels = labels[train] if labels is not None else None
-        note = f"the {plural(len(images), 'training image')} (is_test == 0) of {path.name}"
-        log(f"{path.name}: using {note}; {int((~train).sum()):,} test images left out")
+        note = f"the {plural(len(images), 'training image')} of {path.name} (its test images left out)"
+        log(f"{path.name}: using {note} ({int((~train).sum()):,} of them)")
         if len(images) == 0:
             raise DataError(f"{path}: every image is marked is_test == 1; no training images left")
     return np.ascontiguousarray(images), labels, note

@@ -16,11 +16,37 @@ st.caption(tr("Start from a preset: it names a known combination of architecture
               "settings. Change what you like; every setting explains itself when you hover over "
               "its question mark."))
 
+FEW_STEPS = 10   # an epoch of fewer training steps than this barely changes the grid
+
+
+def short_epoch_warning(values: dict, n_uploaded: int | None) -> str:
+    """A warning when an epoch is only a few steps (a small upload at the default batch size:
+    50 images at batch 32 train one step an epoch and the grid stays grey), with a batch size that
+    gives about 20 steps an epoch."""
+    try:
+        batch = int(values.get("batch_size") or 0)
+        n = n_uploaded or int(values.get("max_images") or 0)
+    except (TypeError, ValueError):
+        return ""
+    if batch <= 0 or n <= 0 or n // batch >= FEW_STEPS:
+        return ""
+    suggest = 4
+    while suggest * 2 <= n // 20:
+        suggest *= 2
+    return trn("With {n} image and a batch size of {batch}, an epoch is only {steps} training step, so "
+               "the grid barely changes from one epoch to the next. Try a batch size of {suggest} "
+               "({more} steps an epoch), or many more epochs.",
+               "With {n} images and a batch size of {batch}, an epoch is only {steps} training steps, so "
+               "the grid barely changes from one epoch to the next. Try a batch size of {suggest} "
+               "({more} steps an epoch), or many more epochs.",
+               n, batch=batch, steps=max(1, n // batch), suggest=suggest, more=max(1, n // suggest))
+
+
 names = list(PRESETS)
 preset_name = st.selectbox(tr("Preset"), names, key=form.KEY + "preset",
                            format_func=lambda n: tx(PRESETS[n].title), on_change=form.apply_preset)
 preset = PRESETS[preset_name]
-st.info(tr(preset.description), icon=":material/lightbulb:")
+about_preset = st.empty()   # filled once the dataset is known: the preset's own words may not fit it
 defaults = form.preset_defaults(preset_name)
 form.init_fields(defaults)
 devices, device_note = form.device_choices()
@@ -38,6 +64,7 @@ with top[2]:
     values["arch"] = form.field("arch", defaults["arch"], slots)
 
 values["data_dir"] = ""
+saved = None
 if values["dataset"] == "folder":
     saved = zip_uploader(runs_root())
     values["data_dir"] = str(saved.path) if saved else ""
@@ -56,8 +83,29 @@ for title, names_ in form.SECTIONS.items():
             st.caption(device_note)
         values.update(form.fields_in_columns(names_, defaults, slots, columns=3, devices=devices))
 
+preset_data = preset.overrides.get("dataset")
+if preset_data and values["dataset"] == "folder" and preset_data != "folder":
+    about_preset.info(tr("The settings of the preset “{preset}”, used on your own images instead of "
+                         "the preset's own data.", preset=tx(preset.title)), icon=":material/lightbulb:")
+elif preset_data and values["dataset"] != preset_data:
+    about_preset.info(tr("The settings of the preset “{preset}”, used on {dataset} instead of the "
+                         "preset's own data.", preset=tx(preset.title),
+                         dataset=tx(form.DATASET_TITLES.get(values["dataset"], values["dataset"]))),
+                      icon=":material/lightbulb:")
+else:
+    about_preset.info(tr(preset.description), icon=":material/lightbulb:")
+if saved and not values.get("name"):
+    # a run of one's own images is not "classroom": name it after what it learns from
+    values["name"] = tx("{preset} on {file}", preset=preset_name, file=saved.name)
+waiting_for_upload = values["dataset"] == "folder" and not values["data_dir"]
+
 cfg, errors = form.check(values)
+if waiting_for_upload:   # nothing to fix yet: the zip simply has not come
+    errors.pop("data_dir", None)
 leftover = form.show_errors(slots, errors)
+steps_note = short_epoch_warning(values, saved.n_images if saved else None)
+if steps_note:
+    st.warning(steps_note, icon=":material/speed:")
 
 st.divider()
 manager = job_manager()
@@ -73,7 +121,10 @@ elif busy >= manager.max_jobs:
                    "queue and start by itself.",
                    "{n} runs are training already (the limit is {limit}): this one will wait in the "
                    "queue and start by itself.", busy, limit=manager.max_jobs))
-if st.button(tr("Start training"), type="primary", icon=":material/play_arrow:", disabled=bool(errors)):
+if waiting_for_upload:
+    st.caption(tr("Upload a zip of your images above to start."))
+if st.button(tr("Start training"), type="primary", icon=":material/play_arrow:",
+             disabled=bool(errors) or waiting_for_upload):
     try:
         run = manager.submit(cfg)
     except (ConfigError, RunError, OSError) as e:
