@@ -56,7 +56,7 @@ def epoch_ui(label: str, epochs: list[int], key: str, param: str | None = "epoch
         chosen = epochs[0]
     else:
         chosen = st.select_slider(label, options=epochs, value=wanted, key=key, help=help,
-                                  format_func=lambda e: f"{e}" if e else tx("0 (untrained)"))
+                                  format_func=lambda e, untrained=tx("0 (untrained)"): f"{e}" if e else untrained)
     if param and st.query_params.get(param) != str(chosen):
         st.query_params[param] = str(chosen)
     return int(chosen)

@@ -16,7 +16,7 @@ import torch
 from playground import config as _config
 from playground.config import (ARCH_NAMES, DATA_SOURCES, DATASET_NAMES, OBJECTIVE_NAMES, PRECISIONS,
                                UPSAMPLES, ConfigError, TrainConfig, field_help, validation_errors)
-from playground.i18n import N_, Message, parse_number
+from playground.i18n import N_, Message, parse_number, t
 from playground.presets import PRESETS
 from playground.ui import glossary
 from playground.ui.i18n import esc, lang, num, shown, tr, tx
@@ -208,7 +208,7 @@ def field(name: str, default, slots: dict, devices: list[str] | None = None):
     if options is not None:
         options = list(options) + ([current] if current not in options else [])
         value = st.selectbox(label_, options, key=key, help=help_,
-                             format_func=lambda v: tx(titles[v]) if v in titles else str(v))
+                             format_func=lambda v, L=lang(): t(titles[v], L) if v in titles else str(v))
     elif isinstance(default, bool):
         value = st.checkbox(label_, key=key, help=help_)
     elif isinstance(default, int):

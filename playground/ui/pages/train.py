@@ -8,6 +8,7 @@ from playground.presets import PRESETS
 from playground.runs import RunError
 from playground.ui import form
 from playground.ui.common import PAGES, job_manager, runs_root
+from playground.i18n import t
 from playground.ui.i18n import lang, shown, tr, trn, tx
 from playground.ui.upload import zip_uploader
 
@@ -44,7 +45,7 @@ def short_epoch_warning(values: dict, n_uploaded: int | None) -> str:
 
 names = list(PRESETS)
 preset_name = st.selectbox(tr("Preset"), names, key=form.KEY + "preset",
-                           format_func=lambda n: tx(PRESETS[n].title), on_change=form.apply_preset)
+                           format_func=lambda n, L=lang(): t(PRESETS[n].title, L), on_change=form.apply_preset)
 preset = PRESETS[preset_name]
 about_preset = st.empty()   # filled once the dataset is known: the preset's own words may not fit it
 defaults = form.preset_defaults(preset_name)

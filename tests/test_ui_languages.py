@@ -1,0 +1,227 @@
+"""Every page in Brazilian Portuguese and in English, and text from people and URLs shown as text.
+
+Driven by Streamlit's AppTest over tiny run folders trained for real (see test_ui_app.py). A
+missing translation is caught where it happens: the catalogs' lookups are watched while the pages
+run, and a sentence the Portuguese catalog does not have fails the test.
+"""
+
+import json
+import re
+
+import pytest
+
+from playground import i18n
+from playground.monitor import Monitor
+from playground.runs import Run
+from playground.ui.i18n import esc
+from test_ui_app import PAGES, fake_running, folders, made_runs, with_runs  # noqa: F401
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = str(__import__("pathlib").Path(__file__).resolve().parent.parent / "streamlit_app.py")
+ALL_PAGES = {**PAGES, "explore": "playground/ui/pages/explore.py", "compare": "playground/ui/pages/compare.py",
+             "toy": "playground/ui/pages/toy.py"}
+# Names that are the same in every language and are looked up all the same (architectures, datasets).
+SAME_IN_EVERY_LANGUAGE = {"DCGAN", "LSGAN", "WGAN-GP", "MNIST", "Fashion-MNIST", "CIFAR-10", "hinge",
+                          "28 px", "32 px", "64 px"}
+
+
+def app(page: str, lang: str | None = None, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    if lang:
+        at.query_params["lang"] = lang
+    if ALL_PAGES[page]:
+        at.switch_page(ALL_PAGES[page])
+    return at.run()
+
+
+MARKDOWN_KINDS = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+
+
+def shown(at) -> list[str]:
+    """Everything the page renders as Markdown: texts, alerts and widget labels."""
+    out = [str(e.value) for kind in MARKDOWN_KINDS for e in getattr(at, kind)]
+    for kind in ("button", "checkbox", "selectbox", "text_input", "number_input", "select_slider", "toggle"):
+        out += [str(w.label) for w in getattr(at, kind)]
+    out += [c for img in at.get("image") for c in (img.captions or [])]
+    return out
+
+
+@pytest.fixture
+def misses(monkeypatch):
+    """Message ids looked up in the Portuguese catalog and not found there, while pages run."""
+    found: list[str] = []
+    real = i18n.catalog
+
+    class Watched:
+        def __init__(self, cat):
+            self.cat = cat
+
+        def gettext(self, message):
+            if message not in self.cat._catalog:
+                found.append(message)
+            return self.cat.gettext(message)
+
+        def ngettext(self, singular, plural, n):
+            if (singular, 0) not in self.cat._catalog:
+                found.append(singular)
+            return self.cat.ngettext(singular, plural, n)
+
+    monkeypatch.setattr(i18n, "catalog", lambda lang: Watched(real(lang)) if lang == "pt" else real(lang))
+    return found
+
+
+# ----------------------------------------------------------------------------- both languages
+@pytest.mark.parametrize("page", list(ALL_PAGES))
+def test_every_page_in_portuguese_with_no_missing_message(with_runs, misses, page):
+    for key in ("runs/mnist", "runs/ring"):
+        at = app(page, "pt", run=key)
+        assert not at.exception, (page, key, [e.value for e in at.exception])
+    missing = sorted(set(misses) - SAME_IN_EVERY_LANGUAGE)
+    assert missing == [], f"{page}: not in the Portuguese catalog: {missing}"
+    assert at.query_params["lang"] in ("pt", ["pt"])
+
+
+@pytest.mark.parametrize("page", list(ALL_PAGES))
+def test_every_page_in_english(with_runs, page):
+    at = app(page, "en", run="runs/mnist")
+    assert not at.exception, (page, [e.value for e in at.exception])
+    body = "\n".join(shown(at))
+    for word in ("Época", "Treinar", "treinamento", "gerador"):
+        assert word not in body, (page, word)
+
+
+def test_watch_in_portuguese_reads_as_portuguese(with_runs):
+    at = app("watch", "pt", run="runs/mnist")
+    body = "\n".join(shown(at))
+    for words in ("Treinamento para acompanhar", "Amostras geradas, época por época",
+                  "D(x) é o quanto o discriminador", "concluído", "Reproduzir todas as épocas"):
+        assert words in body, words
+    assert at.get("progress")[0].proto.text.startswith("Época 2/2 · passo")
+    for english in ("Generated samples", "Play all epochs", "Finished every epoch", "step "):
+        assert english not in body, english
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert loss["layout"]["title"]["text"] == "Perdas do discriminador (D) e do gerador (G)"
+    assert loss["layout"]["separators"] == ",." and loss["layout"]["xaxis"]["title"]["text"] == "época"
+    assert {tr["name"] for tr in loss["data"]} >= {"perda de D", "perda de G"}
+
+
+def test_the_language_comes_from_the_url_then_the_browser(with_runs):
+    at = app("home", run="runs/mnist")               # AppTest has no browser locale: English
+    assert at.query_params["lang"] in ("en", ["en"])
+    assert any("generative adversarial network" in s for s in shown(at))
+    at = app("home", "pt")
+    assert any("rede adversarial generativa" in s for s in shown(at))
+    assert at.query_params["lang"] in ("pt", ["pt"])
+    # the switch in the sidebar changes the page's language and the URL
+    at.segmented_control(key="_lang_switch").set_value("en").run()
+    assert not at.exception and at.query_params["lang"] in ("en", ["en"])
+    assert any("generative adversarial network" in s for s in shown(at))
+
+
+def test_typed_numbers_with_a_comma_reach_the_config(folders):
+    runs, _ = folders
+    at = app("train", "pt")
+    lr = at.text_input(key="train.lr_g")
+    assert lr.value == "0,0002"                    # shown as pt-BR writes it
+    lr.set_value("0,0005").run()
+    at.text_input(key="train.lr_d").set_value("1e-4").run()
+    assert not at.exception and not any(m.value.startswith(":red") for m in at.markdown)
+    at.text_input(key="train.lr_g").set_value("rápido").run()
+    errors = [m.value for m in at.markdown if m.value.startswith(":red")]
+    assert errors and "deve ser um número" in errors[0] and "lr_g" not in errors[0]
+
+
+def test_validation_messages_name_the_visible_label(folders):
+    at = app("train", "pt")
+    at.number_input(key="train.epochs").set_value(0).run()
+    red = [m.value for m in at.markdown if m.value.startswith(":red")]
+    assert red and "deve ser um número inteiro de pelo menos 1" in red[0]
+    assert any("Corrija a configuração marcada em vermelho" in w.value for w in at.warning)
+    assert not any("epochs" in s for s in red + [w.value for w in at.warning])
+
+
+# ----------------------------------------------------------------------------- stored warnings
+def _add_event(run: Run, stored: bool = True) -> None:
+    ev = Monitor(has_probs=True, lr_d=2e-4)._event("d_wins", 2, 40, p=0.05, n=4)
+    if not stored:                                  # a run written before events had message ids
+        ev.pop("message_id")
+        ev.pop("advice_id")
+    run.append_metrics([ev])
+
+
+def test_a_failure_mode_warning_shows_in_the_page_language(with_runs):
+    runs, _ = with_runs
+    run = Run(runs / "mnist")
+    _add_event(run)
+    pt = [w.value for w in app("watch", "pt", run="runs/mnist").warning]
+    pt = [w.replace("\\", "") for w in pt]            # the Markdown escapes of the values
+    assert any("O discriminador está ganhando de lavada" in w and "O que tentar:" in w and "Época 2:" in w
+               and "0,05" in w and "0,00005" in w for w in pt), pt
+    en = [w.value for w in app("watch", "en", run="runs/mnist").warning]
+    assert any("The discriminator is winning outright" in w and "0.05" in w for w in en), en
+
+
+def test_an_old_warning_without_a_message_id_shows_its_stored_text(with_runs):
+    runs, _ = with_runs
+    run = Run(runs / "mnist")
+    _add_event(run, stored=False)
+    pt = [w.value for w in app("watch", "pt", run="runs/mnist").warning]
+    assert any("The discriminator is winning outright" in w.replace("\\", "") for w in pt), pt
+
+
+# ----------------------------------------------------------------------------- markup stays text
+PAYLOADS = ["[Log in again here](https://example.com/login)", "![t](https://example.com/t.png)",
+            "<img src=x onerror=alert(1)>", "**bold** :material/home: :red[red] $x^2$ www.example.com"]
+MARKERS = ("Log in again here", "t.png", "onerror", "bold*")
+
+
+def _no_live_markup(at, payload):
+    """Wherever the payload's words are shown, they are escaped (literal), never the raw markup."""
+    seen = 0
+    for text in shown(at):
+        if any(m in text.replace("\\", "") for m in MARKERS):
+            seen += 1
+            assert payload not in text, text
+            assert esc(payload) in text, text
+            assert not re.search(r"(?<!\\)\]\(https", text) and not re.search(r"(?<!\\)<img", text), text
+    return seen
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("page, param", [("watch", "run"), ("compare", "a"), ("compare", "b"), ("runs", "run"),
+                                         ("explore", "run")])
+@pytest.mark.parametrize("lang", ["pt", "en"])
+def test_a_url_value_is_shown_as_text(with_runs, page, param, payload, lang):
+    at = app(page, lang, **{param: payload})
+    assert not at.exception
+    assert _no_live_markup(at, payload) >= 1          # the warning names it, as text
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("page", ["home", "watch", "runs", "compare", "explore"])
+def test_a_run_name_is_shown_as_text(with_runs, page, payload):
+    runs, _ = with_runs
+    (runs / "mnist" / "label.json").write_text(json.dumps({"name": payload}))
+    at = app(page, "pt", run="runs/mnist", a="runs/mnist")
+    assert not at.exception
+    seen = _no_live_markup(at, payload)
+    if page in ("home", "watch", "runs"):
+        assert seen >= 1
+
+
+@pytest.mark.parametrize("payload", PAYLOADS[:3])
+def test_a_rename_with_markup_is_kept_as_text(with_runs, payload):
+    runs, _ = with_runs
+    at = app("runs", "en", run="runs/mnist")
+    box = next(w for w in at.text_input if w.label == "Name")
+    box.set_value(payload)
+    next(b for b in at.button if b.label == "Save name").click().run()
+    assert not at.exception
+    assert json.loads((runs / "mnist" / "label.json").read_text())["name"] == payload
+    assert any("Renamed to" in s for s in shown(at))
+    assert _no_live_markup(at, payload) >= 1
+    assert _no_live_markup(app("home", "en"), payload) >= 1
