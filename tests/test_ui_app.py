@@ -419,7 +419,7 @@ def test_rename_and_delete_from_the_runs_page(with_runs):
     next(b for b in at.button if b.label == "Save name").click().run()
     assert not at.exception
     assert json.loads((runs / "mnist" / "label.json").read_text())["name"] == "Digits, first try"
-    assert "Digits, first try" in str(at.dataframe[0].value)
+    assert "Digits, first try" in str(at.table[0].value)
     delete = next(b for b in at.button if b.label == "Delete run")
     assert delete.disabled                                 # until confirmed
     at.checkbox(key="del_ok::runs/mnist").check().run()

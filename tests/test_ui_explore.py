@@ -146,10 +146,12 @@ def test_compare_shared_scrubber_changes_both_grids(monkeypatch, roots):
     names = {t.get("name", "") for t in fig["data"]}
     assert {"A: D loss", "A: G loss", "B: D loss", "B: G loss"} <= names
     assert any(s.get("type") == "line" and s.get("x0") == 1 for s in fig["layout"].get("shapes", []))
-    table = at.dataframe[0].value
+    table = at.table[0].value   # a static table: every row on the page, none hidden in a scroll box
     assert list(table.columns) == ["metric", "A at epoch 1", "B at epoch 1", "A final (epoch 2)",
                                    "B final (epoch 2)"]
     assert {"D loss", "G loss", "D(x): D on real images", "seconds per epoch"} <= set(table["metric"])
+    scrubber.set_value(2).run()        # at the last epoch a "final" column would repeat it
+    assert list(at.table[0].value.columns) == ["metric", "A at epoch 2", "B at epoch 2"]
 
 
 def test_compare_warns_when_the_noise_differs(monkeypatch, roots):

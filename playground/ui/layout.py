@@ -28,6 +28,9 @@ _BASE_CSS = """
   margin: 0 auto; display: block; object-fit: contain;
 }
 .st-key-watch_grid [data-testid="stImage"] { align-items: center; }
+.st-key-cmp_grid_A img, .st-key-cmp_grid_B img {
+  max-height: calc(100vh - 120px); width: auto !important; max-width: 100%%; margin: 0 auto; display: block;
+}
 /* select boxes: a run's whole name fits more often in slightly smaller type */
 [data-testid="stSelectbox"] input { font-size: 0.85rem; }
 </style>

@@ -92,7 +92,10 @@ def main() -> None:
                     caption = tr("{run}, epoch {epoch}", run=label, epoch=e)
                 else:
                     caption = tr("{run}, epoch {epoch} (nearest to {wanted})", run=label, epoch=e, wanted=selected)
-                show_png(png, caption=caption)
+                # "stretch" in two equal columns: both grids the same size whatever their pixel
+                # counts (the page's CSS keeps them within the screen's height)
+                with st.container(key=f"cmp_grid_{label[0]}"):
+                    show_png(png, caption=caption, width="stretch")
 
     sa, sb = _series(ref_a, "A"), _series(ref_b, "B")
     st.subheader(tr("Losses"))
@@ -118,13 +121,14 @@ def main() -> None:
         ea, eb = cd.nearest(ep_a, selected), cd.nearest(ep_b, selected)
         columns[tx("A at epoch {epoch}", epoch=ea)] = sa["epochs"].get(ea)
         columns[tx("B at epoch {epoch}", epoch=eb)] = sb["epochs"].get(eb)
-    if last_a is not None:
+    # a final column only when it is not the epoch shown already (no column twice)
+    if last_a is not None and (selected is None or cd.nearest(ep_a, selected) != last_a):
         columns[tx("A final (epoch {epoch})", epoch=last_a)] = sa["epochs"][last_a]
-    if last_b is not None:
+    if last_b is not None and (selected is None or cd.nearest(ep_b, selected) != last_b):
         columns[tx("B final (epoch {epoch})", epoch=last_b)] = sb["epochs"][last_b]
     rows = cd.metrics_table(columns, lang())
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.table(rows, hide_index=True)   # every row on the page, none hidden in a scroll box
         st.caption(tr("Losses and D's outputs are means over each epoch's steps; epoch 0 (before any "
                       "training) has none. Speeds depend on the machine each run trained on."))
     else:

@@ -23,14 +23,15 @@ if not refs:
 summaries = {r.key: runinfo.summarize(r.run, with_size=True) for r in refs}
 L = lang()
 # a table shows plain text: names from label.json are never interpreted there
-rows = [{tx("Name"): s.name, tx("Kind"): tx("pretrained") if r.readonly else tx("yours"),
-         tx("State"): runinfo.state_name(s.state, L), tx("Dataset"): tx(runinfo.DATASET_NAMES.get(s.dataset, s.dataset)),
-         tx("Architecture"): tx(runinfo.ARCH_NAMES.get(s.arch, s.arch)),
-         tx("Objective"): tx(runinfo.OBJECTIVE_NAMES.get(s.objective, s.objective)),
+# A static table that wraps long names: a scrolling grid of ten columns hid the right-hand ones
+# at 1366 px. Architecture, objective and data share one column ("what"), as on the run cards.
+# st.table reads its cells as Markdown: a name a person gave is escaped, so it stays text.
+rows = [{tx("Name"): esc(s.name), tx("Kind"): tx("pretrained") if r.readonly else tx("yours"),
+         tx("State"): runinfo.state_name(s.state, L), tx("What"): s.what_in(L),
          tx("Epochs"): f"{s.epoch}/{s.epochs}", tx("Started"): format_datetime(s.started, L) if s.started else "–",
-         tx("Size"): runinfo.human_size(s.size_bytes, L), tx("Folder"): r.key}
+         tx("Size"): runinfo.human_size(s.size_bytes, L)}
         for r, s in ((r, summaries[r.key]) for r in refs)]
-st.dataframe(rows, hide_index=True, width="stretch")
+st.table(rows, hide_index=True)
 st.caption(trn("{n} run, {size} on disk.", "{n} runs, {size} on disk.", len(refs),
                size=runinfo.human_size(sum(s.size_bytes for s in summaries.values()), L)))
 
