@@ -24,8 +24,14 @@ _STATE = "_lang"
 # :color[] directives and bare URLs (:), $math$, e-mail autolinks (@), braces. CommonMark shows a
 # backslash-escaped punctuation character as itself.
 _SPECIAL = re.compile(r"([\\`*_\[\]()!#+\-<>|~:$@{}&])")
-_WWW = re.compile(r"(?i)\b(www)\.")          # "www.example.com" would become a link
 _ORDERED = re.compile(r"^(\d+)([.)])")        # "1. text" at the start of a line is a list
+# GitHub-flavoured Markdown turns bare "https://…", "www.…" and e-mail addresses into links after
+# escapes are resolved, so a backslash does not stop it: an invisible word joiner (U+2060) after
+# the scheme's colon, after "www" and after "@" does.
+_JOINER = "\u2060"
+_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp)\\:")
+_WWW = re.compile(r"(?i)\b(www)\.")
+_AT = re.compile(r"\\@")
 
 
 class Markdown(str):
@@ -38,7 +44,9 @@ def esc(value) -> Markdown:
         return value
     text = " ".join(str(value).splitlines())
     text = _SPECIAL.sub(r"\\\1", text)
-    text = _WWW.sub(r"\1\\.", text)
+    text = _SCHEME.sub(lambda m: m.group(0) + _JOINER, text)
+    text = _WWW.sub(lambda m: m.group(1) + _JOINER + "\\.", text)
+    text = _AT.sub(lambda m: m.group(0) + _JOINER, text)
     return Markdown(_ORDERED.sub(r"\1\\\2", text))
 
 
