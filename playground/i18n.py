@@ -35,13 +35,24 @@ def normalize_language(value: str | None) -> str:
 
 
 @lru_cache(maxsize=None)
-def catalog(lang: str) -> gettext.NullTranslations:
-    """The compiled catalog of ``lang`` (English text as is when a catalog is missing)."""
+def catalog(lang: str, domain: str = "messages") -> gettext.NullTranslations:
+    """The compiled catalog of ``lang`` (English text as is when a catalog is missing).
+
+    Domain ``messages``: the code's sentences (extracted by Babel). Domain ``pretrained``: the
+    names and data notes stored in the pretrained runs' folders, which no code holds."""
     try:
-        with open(LOCALE_DIR / lang / "LC_MESSAGES" / "messages.mo", "rb") as f:
+        with open(LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.mo", "rb") as f:
             return gettext.GNUTranslations(f)
     except OSError:
         return gettext.NullTranslations()
+
+
+def stored_text(text: str, lang: str) -> str:
+    """English text stored in a run folder (a pretrained run's name, an older run's notes or
+    status) in ``lang`` when a catalog has it, else as stored."""
+    lang = normalize_language(lang)
+    out = catalog(lang).gettext(text)
+    return catalog(lang, "pretrained").gettext(text) if out == text else out
 
 
 def _fill(text: str, values: dict) -> str:
@@ -129,7 +140,7 @@ def render(stored, lang: str, fallback: str = "", fmt=None) -> str:
         return fallback
     if isinstance(stored, str):
         # text stored before messages had ids: known fixed sentences are still translated
-        return catalog(normalize_language(lang)).gettext(stored) if stored else fallback
+        return stored_text(stored, lang) if stored else fallback
     return fallback
 
 

@@ -27,8 +27,8 @@ KEYWORDS = {"t": None, "tn": (1, 2), "tr": None, "trn": (1, 2), "tx": None, "txn
             "msg": None, "N_": None}
 
 
-def _catalog(lang):
-    with open(LOCALE / lang / "LC_MESSAGES" / "messages.po", "rb") as f:
+def _catalog(lang, domain="messages"):
+    with open(LOCALE / lang / "LC_MESSAGES" / f"{domain}.po", "rb") as f:
         return read_po(f, locale="pt_BR" if lang == "pt" else "en")
 
 
@@ -64,7 +64,7 @@ def test_every_message_in_the_code_is_in_both_catalogs():
 
 @pytest.mark.parametrize("lang", ["pt", "en"])
 def test_translations_keep_the_placeholders(lang):
-    for m in _catalog(lang):
+    for m in list(_catalog(lang)) + list(_catalog(lang, "pretrained")):
         if not m.id:
             continue
         ids = m.id if isinstance(m.id, tuple) else (m.id,)
@@ -76,21 +76,38 @@ def test_translations_keep_the_placeholders(lang):
             s.format(**{k: "x" for k in _fields(s)})     # and it formats
 
 
+@pytest.mark.parametrize("domain", ["messages", "pretrained"])
 @pytest.mark.parametrize("lang", ["pt", "en"])
-def test_compiled_catalogs_are_up_to_date(lang):
+def test_compiled_catalogs_are_up_to_date(lang, domain):
     """The committed .mo (what the app loads) holds exactly what the .po says: a translation edited
     in the .po without `pybabel compile` fails here."""
     buf = io.BytesIO()
-    write_mo(buf, _catalog(lang))
+    write_mo(buf, _catalog(lang, domain))
     buf.seek(0)
     fresh = gettext.GNUTranslations(buf)._catalog
-    with open(LOCALE / lang / "LC_MESSAGES" / "messages.mo", "rb") as f:
+    with open(LOCALE / lang / "LC_MESSAGES" / f"{domain}.mo", "rb") as f:
         committed = gettext.GNUTranslations(f)._catalog
     fresh = {k: v for k, v in fresh.items() if k}          # the header carries dates
     committed = {k: v for k, v in committed.items() if k}
     stale = sorted(str(k)[:80] for k in set(fresh) ^ set(committed)) + sorted(
         str(k)[:80] for k in set(fresh) & set(committed) if fresh[k] != committed[k])
     assert stale == [], f"{lang}: messages.mo is stale (pybabel compile -d playground/locale): {stale[:10]}"
+
+
+def test_every_pretrained_name_and_data_note_is_translated():
+    """Pretrained runs are what a class sees first: their names and data notes (stored in their
+    folders, not in code) are in the ``pretrained`` catalog."""
+    import json
+
+    pt = _catalog("pt", "pretrained")
+    texts = []
+    for cfg in sorted((ROOT / "pretrained").glob("*/config.json")):
+        doc = json.loads(cfg.read_text())
+        texts += [doc["config"].get("name"), (doc.get("data") or {}).get("notes")]
+    missing = [x for x in texts if x and not (pt.get(x) and pt.get(x).string)]
+    assert missing == [], f"add these to playground/locale/pt/LC_MESSAGES/pretrained.po: {missing}"
+    if texts:
+        assert i18n.stored_text(texts[0], "pt") != texts[0]
 
 
 def test_glossary_terms_are_used_in_the_portuguese_catalog():

@@ -18,7 +18,7 @@ import streamlit as st
 
 from playground.jobs import JobManager
 from playground.runs import Run, RunError, list_runs, resolve_run
-from playground.ui.i18n import tr, tx
+from playground.ui.i18n import lang, tr, tx
 from playground.ui.runinfo import display_name, state_name, what_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def run_label(ref: RunRef) -> str:
     try:
         cfg = ref.run.read_config()
         st_ = ref.run.read_status()
-        name = display_name(ref.run, cfg)
+        name = display_name(ref.run, cfg, lang())
         prefix = "★ " if ref.readonly else ""
         # plain text: select-box options do not interpret Markdown
         epoch, epochs = int(st_.get("epoch") or 0), int(st_.get("epochs") or cfg.epochs)

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from playground.config import TrainConfig
-from playground.i18n import N_, format_number, msg, t
+from playground.i18n import N_, format_number, msg, stored_text, t
 from playground.runs import ACTIVE_STATES, Run, RunError, atomic_write_json, read_json
 
 LABEL_FILE = "label.json"
@@ -70,8 +70,10 @@ def write_label(run: Run, name: str) -> str:
     return name
 
 
-def display_name(run: Run, cfg: TrainConfig | None = None) -> str:
-    """label.json's name, else the config's name or preset, else the run id."""
+def display_name(run: Run, cfg: TrainConfig | None = None, lang: str | None = None) -> str:
+    """label.json's name, else the config's name or preset, else the run id. With ``lang``, a
+    config name the catalogs know (a pretrained run's) in that language; a name a person gave in
+    label.json stays as it is."""
     label = read_label(run)
     if label:
         return label
@@ -80,7 +82,8 @@ def display_name(run: Run, cfg: TrainConfig | None = None) -> str:
             cfg = run.read_config()
         except RunError:
             return run.id
-    return cfg.name or cfg.preset or run.id
+    name = cfg.name or cfg.preset or run.id
+    return stored_text(name, lang) if lang and cfg.name else name
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -133,14 +136,14 @@ def state_name(state: str, lang: str | None = None) -> str:
     return t(STATE_NAMES.get(state, state), lang)
 
 
-def summarize(run: Run, with_size: bool = False) -> RunSummary:
+def summarize(run: Run, with_size: bool = False, lang: str | None = None) -> RunSummary:
     try:
         cfg = run.read_config()
     except RunError as e:
         return RunSummary(name=run.id, state="failed", error=str(e))
     st = run.read_status()
     return RunSummary(
-        name=display_name(run, cfg), state=run.state(), dataset=cfg.dataset, arch=cfg.arch,
+        name=display_name(run, cfg, lang), state=run.state(), dataset=cfg.dataset, arch=cfg.arch,
         objective=cfg.objective, conditional=cfg.conditional, epoch=int(st.get("epoch") or 0),
         epochs=int(st.get("epochs") or cfg.epochs), size_bytes=run.size_bytes() if with_size else 0,
         started=float(st.get("started") or run.config_path.stat().st_mtime))

@@ -171,7 +171,7 @@ def page_link(name: str, label: str, run_key: str | None = None, icon: str | Non
 
 def run_card(ref: RunRef, image_width: int = 600) -> None:
     """A bordered card: name, what it is, state, its newest grid large, links to look closer."""
-    s = runinfo.summarize(ref.run)
+    s = runinfo.summarize(ref.run, lang=lang())
     with st.container(border=True):
         star = "★ " if ref.readonly else ""
         st.markdown(f"**{esc(star + s.name)}**")

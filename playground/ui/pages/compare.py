@@ -11,6 +11,7 @@ from playground.ui import glossary
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_figures import overlay_figure
 from playground.ui.explore_widgets import epoch_ui, no_runs_hint, show_png
+from playground.i18n import stored_text
 from playground.ui.i18n import esc, lang, shown, tr, tx
 from playground.ui.runinfo import ARCH_NAMES
 from playground.ui.widgets import grid_png
@@ -24,7 +25,8 @@ def _short(ref) -> str:
     except (RunError, ValueError):
         return ref.run.id
     arch = tx(ARCH_NAMES.get(cfg.arch, cfg.arch))
-    return f"{cfg.name or cfg.preset or ref.run.id} ({arch})"
+    name = stored_text(cfg.name, lang()) if cfg.name else (cfg.preset or ref.run.id)
+    return f"{name} ({arch})"
 
 
 def _series(ref, label: str) -> dict:

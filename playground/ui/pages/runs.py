@@ -20,7 +20,7 @@ if not refs:
     page_link("train", tr("Train a GAN"), icon=":material/model_training:")
     st.stop()
 
-summaries = {r.key: runinfo.summarize(r.run, with_size=True) for r in refs}
+summaries = {r.key: runinfo.summarize(r.run, with_size=True, lang=lang()) for r in refs}
 L = lang()
 # a table shows plain text: names from label.json are never interpreted there
 # A static table that wraps long names: a scrolling grid of ten columns hid the right-hand ones
@@ -37,7 +37,7 @@ st.caption(trn("{n} run, {size} on disk.", "{n} runs, {size} on disk.", len(refs
 
 st.subheader(tr("Manage a run"))
 ref = run_picker(tr("Run"))
-run, s = ref.run, summaries.get(ref.key) or runinfo.summarize(ref.run, with_size=True)
+run, s = ref.run, summaries.get(ref.key) or runinfo.summarize(ref.run, with_size=True, lang=lang())
 page_link("watch", tr("Watch this run"), ref.key, icon=":material/monitoring:")
 
 left, right = st.columns(2, gap="large")

@@ -32,7 +32,7 @@ state = effective_state(status)
 if state == "queued" and not ref.readonly:
     job_manager().schedule()   # a slot may have freed up without a worker to hand it on
 
-summary = runinfo.summarize(run)
+summary = runinfo.summarize(run, lang=lang())
 present = layout.presenting()
 epochs = run.sample_epochs()
 # Two columns from the top: the newest grid starts right under the picker, so at 1920×1080 the
