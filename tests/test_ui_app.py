@@ -237,7 +237,7 @@ def test_pause_stop_and_live_settings_reach_the_control_file(with_runs):
     assert "Pause" in labels and "Stop" in labels
     next(b for b in at.button if b.label == "Pause").click().run()
     assert run.read_control()["state"] == "paused"
-    at.number_input[0].set_value(1e-4)               # G's learning rate in the live form
+    at.text_input(key="live_lr_g::runs/mnist").set_value("0,0001")   # G's learning rate, a decimal comma
     next(b for b in at.button if b.label == "Apply").click().run()
     assert not at.exception
     assert run.read_control()["lr_g"] == pytest.approx(1e-4)
@@ -276,7 +276,7 @@ def test_live_setting_out_of_range_gets_a_message(with_runs):
     run = Run(runs / "mnist")
     fake_running(run)
     at = app("watch", run="runs/mnist")
-    at.number_input[2].set_value(0)                  # D steps per G step
+    at.number_input(key="live_d_steps::runs/mnist").set_value(0)      # D steps per G step
     next(b for b in at.button if b.label == "Apply").click().run()
     # the field's visible name, never the internal one
     assert any("D steps per G step" in e.value for e in at.error)

@@ -14,8 +14,9 @@ import streamlit as st
 from playground.config import ConfigError, TrainConfig
 from playground.runs import ACTIVE_STATES, RunError, effective_state
 from playground.ui import charts, explain, exports, layout, runinfo
-from playground.i18n import N_, render
+from playground.i18n import N_, parse_number, render
 from playground.ui.common import RunRef, job_manager
+from playground.ui.form import typed_number
 from playground.ui.i18n import esc, lang, num, shown, tr, trn, tx
 from playground.ui.widgets import metrics_for, show_grid
 
@@ -104,8 +105,15 @@ def live_settings(ref: RunRef, status: dict, cfg: TrainConfig) -> None:
                     new[field] = int(col.number_input(tr(LIVE_LABELS[field]), value=int(current), step=1,
                                                       format="%d", key=f"live_{field}::{ref.key}"))
                 else:
-                    new[field] = col.number_input(tr(LIVE_LABELS[field]), value=float(current), step=5e-5,
-                                                  format="%g", key=f"live_{field}::{ref.key}")
+                    # text, not a number box: a decimal comma (0,0005) is accepted as well as a point
+                    typed = col.text_input(tr(LIVE_LABELS[field]), value=typed_number(float(current)),
+                                           key=f"live_{field}::{ref.key}")
+                    try:
+                        new[field] = parse_number(typed)
+                    except ValueError:
+                        col.error(tr("{field} must be {allowed}; {value} is not.", field=tr(LIVE_LABELS[field]),
+                                     allowed=tr(LIVE_RANGES[field]), value=typed), icon=":material/error:")
+                        continue
                 if field in refused and refused[field] == new[field]:
                     col.error(tr("{field} must be {allowed}; {value} is not.", field=tr(LIVE_LABELS[field]),
                                  allowed=tr(LIVE_RANGES[field]), value=num(new[field], significant=4)),
@@ -269,12 +277,14 @@ def player(ref: RunRef, epochs: list[int], epoch: int, present: bool = False) ->
         ss.pop(pkey, None)   # the slider stays on the epoch reached
         st.rerun()
     if not present:
-        c = st.columns(2)
+        # buttons as wide as their labels, wrapping onto a second line in a narrow column
+        row = st.container(horizontal=True)
+        c = [row, row]
         c[0].download_button(tr("This epoch (PNG)"), lambda: exports.display_png(run.sample_path(epoch)),
-                             file_name=f"{run.id}_epoch_{epoch:03d}.png", mime="image/png", width="stretch",
+                             file_name=f"{run.id}_epoch_{epoch:03d}.png", mime="image/png", width="content",
                              on_click="ignore", icon=":material/download:", key=f"png::{ref.key}")
         c[1].download_button(tr("All epochs (GIF)"), lambda: exports.progression_gif(run),
-                             file_name=f"{run.id}_progression.gif", mime="image/gif", width="stretch",
+                             file_name=f"{run.id}_progression.gif", mime="image/gif", width="content",
                              on_click="ignore", icon=":material/gif_box:", key=f"gif::{ref.key}",
                              help=tr("At most {n} epochs, evenly spread, so the file stays small to share.",
                                      n=exports.GIF_MAX_FRAMES))
@@ -282,7 +292,7 @@ def player(ref: RunRef, epochs: list[int], epoch: int, present: bool = False) ->
             c[1].download_button(tr("Every epoch (larger GIF)"),
                                  lambda: exports.progression_gif(run, max_frames=None),
                                  file_name=f"{run.id}_progression_all.gif", mime="image/gif",
-                                 width="stretch", on_click="ignore", icon=":material/gif_box:",
+                                 width="content", on_click="ignore", icon=":material/gif_box:",
                                  key=f"gif_all::{ref.key}")
     if playing is not None:
         started = ss.setdefault(f"play_t::{ref.key}", time.monotonic())
