@@ -31,6 +31,12 @@ _BASE_CSS = """
 .st-key-cmp_grid_A img, .st-key-cmp_grid_B img {
   max-height: calc(100vh - 120px); width: auto !important; max-width: 100%%; margin: 0 auto; display: block;
 }
+/* an old 1024-px projector: a narrower menu leaves the page the room for names and grids */
+@media (max-width: 1200px) {
+  section[data-testid="stSidebar"] { width: 220px !important; min-width: 220px !important; }
+  [data-testid="stMainBlockContainer"] { padding-left: 1.5rem !important; padding-right: 1.5rem !important; }
+  .js-plotly-plot .gtitle { font-size: 12px !important; }   /* a chart's title stays within it */
+}
 /* select boxes: a run's whole name fits more often in slightly smaller type */
 [data-testid="stSelectbox"] input { font-size: 0.85rem; }
 </style>
