@@ -5,10 +5,11 @@ a zip of every grid, and the newest generator snapshot. No streamlit, nothing wr
 from __future__ import annotations
 
 import io
+import unicodedata
 import zipfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from playground.runs import Run, RunError
 
@@ -52,8 +53,25 @@ def _labelled(img: Image.Image, text: str) -> Image.Image:
     band = 18
     out = Image.new("RGB", (img.width, img.height + band), (30, 30, 30))
     out.paste(img.convert("RGB"), (0, band))
-    ImageDraw.Draw(out).text((6, 3), text, fill=(255, 255, 255))
+    font = _label_font()
+    if font is None:   # Pillow's own fonts have no accents: "época" is written "epoca"
+        text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+        font = ImageFont.load_default()
+    ImageDraw.Draw(out).text((6, 2), text, fill=(255, 255, 255), font=font)
     return out
+
+
+_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf", "Arial.ttf")
+
+
+def _label_font():
+    """A system font with accents for the frame labels, or None where there is none."""
+    for name in _FONTS:
+        try:
+            return ImageFont.truetype(name, 12)
+        except (OSError, ImportError):
+            continue
+    return None
 
 
 def gif_epochs(epochs: list[int], max_frames: int | None = None) -> list[int]:
@@ -67,7 +85,7 @@ def gif_epochs(epochs: list[int], max_frames: int | None = None) -> list[int]:
 
 
 def progression_gif(run: Run, epochs: list[int] | None = None, width: int = GIF_WIDTH,
-                    max_frames: int | None = GIF_MAX_FRAMES) -> bytes:
+                    max_frames: int | None = GIF_MAX_FRAMES, label: str = "epoch {epoch}") -> bytes:
     """An animated GIF of the run's fixed-noise grids, one frame per saved epoch (labelled; at most
     ``max_frames`` of them, evenly spread, None for every epoch), the last frame held longer.
     RunError when the run has no grids yet.
@@ -78,7 +96,8 @@ def progression_gif(run: Run, epochs: list[int] | None = None, width: int = GIF_
     if not epochs:
         raise RunError("this run has no sample grids yet")
     epochs = gif_epochs(epochs, max_frames)
-    frames = [_labelled(upscale(open_grid(run.sample_path(e)), width), f"epoch {e}") for e in epochs]
+    # ``label``: each frame's caption in the reader's language ("época {epoch}")
+    frames = [_labelled(upscale(open_grid(run.sample_path(e)), width), label.format(epoch=e)) for e in epochs]
     palette = frames[-1].quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
     frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     durations = [GIF_FRAME_MS] * (len(frames) - 1) + [GIF_LAST_FRAME_MS]

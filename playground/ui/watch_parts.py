@@ -281,17 +281,19 @@ def player(ref: RunRef, epochs: list[int], epoch: int, present: bool = False) ->
         row = st.container(horizontal=True)
         c = [row, row]
         c[0].download_button(tr("This epoch (PNG)"), lambda: exports.display_png(run.sample_path(epoch)),
-                             file_name=f"{run.id}_epoch_{epoch:03d}.png", mime="image/png", width="content",
+                             file_name=tx("{run}_epoch_{epoch}.png", run=run.id, epoch=f"{epoch:03d}"),
+                             mime="image/png", width="content",
                              on_click="ignore", icon=":material/download:", key=f"png::{ref.key}")
-        c[1].download_button(tr("All epochs (GIF)"), lambda: exports.progression_gif(run),
-                             file_name=f"{run.id}_progression.gif", mime="image/gif", width="content",
+        frame = tx("epoch {epoch}").replace("{", "{{").replace("}", "}}").replace("{{epoch}}", "{epoch}")
+        c[1].download_button(tr("All epochs (GIF)"), lambda: exports.progression_gif(run, label=frame),
+                             file_name=tx("{run}_progression.gif", run=run.id), mime="image/gif", width="content",
                              on_click="ignore", icon=":material/gif_box:", key=f"gif::{ref.key}",
                              help=tr("At most {n} epochs, evenly spread, so the file stays small to share.",
                                      n=exports.GIF_MAX_FRAMES))
         if len(epochs) > exports.GIF_MAX_FRAMES:
             c[1].download_button(tr("Every epoch (larger GIF)"),
-                                 lambda: exports.progression_gif(run, max_frames=None),
-                                 file_name=f"{run.id}_progression_all.gif", mime="image/gif",
+                                 lambda: exports.progression_gif(run, max_frames=None, label=frame),
+                                 file_name=tx("{run}_progression_all.gif", run=run.id), mime="image/gif",
                                  width="content", on_click="ignore", icon=":material/gif_box:",
                                  key=f"gif_all::{ref.key}")
     if playing is not None:

@@ -58,7 +58,7 @@ with left:
         st.caption(tr("No generator snapshot yet: one is saved at epoch 0 once training starts."))
     if run.sample_epochs():
         st.download_button(tr("All sample grids (.zip)"), lambda: exports.grids_zip(run),
-                           file_name=f"{run.id}_grids.zip", mime="application/zip", on_click="ignore",
+                           file_name=tx("{run}_grids.zip", run=run.id), mime="application/zip", on_click="ignore",
                            icon=":material/photo_library:", key=f"dl_g::{ref.key}")
 
 with right:
