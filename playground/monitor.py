@@ -18,7 +18,8 @@ Kinds (``EVENT_KINDS``):
 - ``mode_collapse``: the generator covers fewer kinds of output than it did. With a quality
   classifier: the number of classes drops by ``COLLAPSE_CLASS_DROP`` or more below its best (both
   counted at epochs where at least ``COLLAPSE_MIN_CONFIDENT`` of the samples are recognised); on the
-  ring and grid toys: the covered modes drop to half of their best or below; for runs without a
+  ring and grid toys: the covered modes drop to half of their best or below, or the generated
+  points' spread (fixed batch diversity) falls under ``COLLAPSE_TOY_SPREAD`` of its best; for runs without a
   quality figure: the diversity of the fixed sample batch (mean pairwise distance) falls under
   ``COLLAPSE_DIVERSITY`` of its best since epoch 1 (cleared above ``COLLAPSE_DIVERSITY_CLEAR``);
   for conditional runs: the fixed batch's diversity within a class falls under
@@ -57,6 +58,7 @@ COLLAPSE_CLASS_DROP = 3  # classes lost from the best epoch ...
 COLLAPSE_MIN_CONFIDENT = 0.2  # ... counted only at epochs where this share of samples is recognised
 COLLAPSE_DIVERSITY = 0.5  # share of the best fixed-batch diversity
 COLLAPSE_DIVERSITY_CLEAR = 0.75  # ... and the share that clears the warning again
+COLLAPSE_TOY_SPREAD = 0.25  # 2D toys: the points' spread under this share of its best since epoch 1
 COLLAPSE_CLASS_RATIO = 0.3  # conditional runs: within-class diversity under this share of the overall
 OSC_WINDOWS = 12         # logging windows looked at for oscillation
 OSC_REVERSALS = 4        # direction changes between large moves among them (5 alternating swings)
@@ -134,6 +136,7 @@ class Monitor:
         self.best_classes = 0
         self.best_modes = 0
         self.best_diversity = 0.0
+        self.best_toy_diversity = 0.0
 
     # ------------------------------------------------------------------ feeding
     def replay(self, records: list[dict]) -> None:
@@ -236,6 +239,16 @@ class Monitor:
         # Without a classifier or modes to count, the fixed batch's diversity is the only signal.
         div = _num(rec.get("diversity"))
         recovered = True
+        if isinstance(q.get("modes"), int) and div is not None and epoch >= 1:
+            # A toy generator that gathers all its points in one small patch and moves it from
+            # cluster to cluster never covers a mode it could lose: the spread of its points is
+            # what falls (the ring-collapse demo: 0.55 at best, then 0.06 to 0.15).
+            best = self.best_toy_diversity
+            if best > 0 and div < COLLAPSE_TOY_SPREAD * best and not reasons:
+                reasons.append(msg("the generated points have gathered in one small patch (spread "
+                                   "{diversity}, down from {best})", diversity=round(div, 3), best=round(best, 3)))
+            recovered = best <= 0 or div >= COLLAPSE_DIVERSITY_CLEAR * best
+            self.best_toy_diversity = max(best, div)
         if div is not None and epoch >= 1 and not q.get("available"):
             if self.best_diversity > 0 and div < COLLAPSE_DIVERSITY * self.best_diversity:
                 reasons.append(msg("the samples of the fixed batch have become much more alike (diversity "
