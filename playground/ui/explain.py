@@ -25,7 +25,8 @@ CHANGES = N_("Dotted purple lines mark where a setting was changed during traini
 
 GRID_IMAGES = N_(
     "The same noise vectors passed through the generator after each epoch, so every grid is "
-    "comparable. Epoch 0 is before any training: pure noise. In a healthy run shapes appear within "
+    "comparable. Epoch 0 is what the untrained generator draws: often flat grey or faint noise, "
+    "since its weights are still random and small. In a healthy run shapes appear within "
     "a few epochs and sharpen; the same picture in every cell is mode collapse.")
 
 GRID_CONDITIONAL = N_(

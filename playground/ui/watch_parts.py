@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from playground.config import ConfigError, TrainConfig
@@ -180,6 +181,8 @@ def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int
     else:
         spe = int(status.get("steps_per_epoch") or 0)
         loss, d_out = _figures(str(run.path), m.inode, m.offset, spe, cfg.objective, selected, lang(), m)
+        if layout.presenting():   # a projector: taller charts, type readable from the back row
+            loss, d_out = (go.Figure(f).update_layout(height=460, font=dict(size=17)) for f in (loss, d_out))
         st.plotly_chart(loss, key=f"loss::{ref.key}", config={"displaylogo": False})
         st.caption(tr(explain.LOSSES) + (" " + tr(explain.CHANGES) if m.changes else ""))
         st.plotly_chart(d_out, key=f"dout::{ref.key}", config={"displaylogo": False})
