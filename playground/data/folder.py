@@ -191,7 +191,8 @@ def _load_entries(path, source, entries, not_image, key_items, image_size, chann
     from_cache = cached is not None
     if from_cache:
         x, kept, decode_skipped = cached
-        log(f"Loaded {plural(len(x), 'decoded image')} of {path} from the cache {cache_file}")
+        # the log is shown on the Watch page: file names only, never a folder of the server
+        log(f"Loaded {plural(len(x), 'decoded image')} of {path.name} from the image cache")
     else:
         x, kept, decode_skipped = _decode_all(entries, image_size, channels, log)
         if len(x):
@@ -283,7 +284,8 @@ def _write_cache(cache_file: Path, x, kept, skipped, image_size, channels, log) 
             np.savez(f, images=x, kept=kept, skipped_json=np.array(json.dumps(skipped)))
         os.replace(tmp, cache_file)
     except OSError as e:
-        log(f"Could not write the image cache {cache_file} ({e}); the images will be decoded again next time")
+        log(f"Could not write the image cache ({e.strerror or type(e).__name__}); the images will be "
+            "decoded again next time")
         tmp.unlink(missing_ok=True)
 
 
