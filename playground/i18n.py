@@ -110,6 +110,8 @@ def _english(v):
         return str(v)
     if isinstance(v, dict):
         return render(v, "en", fmt=lambda x: f"{x:g}" if isinstance(x, float) else x)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"     # as the English text was always written: 100,000 entries
     return f"{v:g}" if isinstance(v, float) else v
 
 

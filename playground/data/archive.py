@@ -18,6 +18,7 @@ import struct
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from ..i18n import msg
 from .common import DataError, plural
 
 MAX_ZIP_ENTRIES = 20_000                 # members, directories included
@@ -65,7 +66,7 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
     if not path.exists():
         raise DataError(f"{path} does not exist")
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a zip archive")
+        raise DataError(msg("{path} is a folder, not a zip archive", path=str(path)))
     try:
         declared = _declared_directory(path)
     except OSError as e:
@@ -73,8 +74,8 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
     if declared is not None:
         entries, directory_bytes = declared
         if entries > MAX_ZIP_ENTRIES:
-            raise DataError(f"{path} has {entries:,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
-                            f"Use fewer images (a few thousand are plenty for a GAN).")
+            raise DataError(msg("{path} has {n} entries; the limit is {limit}. Use fewer images (a few "
+                                "thousand are plenty for a GAN).", path=str(path), n=entries, limit=MAX_ZIP_ENTRIES))
         if directory_bytes > MAX_CENTRAL_DIRECTORY_BYTES:
             raise DataError(f"{path} has a table of contents of {_size(directory_bytes)} (the limit is "
                             f"{_size(MAX_CENTRAL_DIRECTORY_BYTES)}): it lists far more members than "
@@ -83,20 +84,20 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise DataError(f"{path} is not a zip archive (or it is damaged)") from None
+        raise DataError(msg("{path} is not a zip archive (or it is damaged)", path=str(path))) from None
     if not infos:
-        raise DataError(f"{path} is an empty zip archive: it holds no files")
+        raise DataError(msg("{path} is an empty zip archive: it holds no files", path=str(path)))
     if len(infos) > MAX_ZIP_ENTRIES:
-        raise DataError(f"{path} has {len(infos):,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
-                        f"Use fewer images (a few thousand are plenty for a GAN).")
+        raise DataError(msg("{path} has {n} entries; the limit is {limit}. Use fewer images (a few "
+                            "thousand are plenty for a GAN).", path=str(path), n=len(infos), limit=MAX_ZIP_ENTRIES))
     images, others, total = [], [], 0
     for info in infos:
         name = info.filename
         _check_member(path, info)
         total += info.file_size
         if total > MAX_ZIP_TOTAL_BYTES:
-            raise DataError(f"{path} unpacks to more than {_size(MAX_ZIP_TOTAL_BYTES)} (the limit), "
-                            f"reached at member '{name}'")
+            raise DataError(msg("{path} unpacks to more than {limit} (the limit), reached at member '{name}'",
+                                path=str(path), limit=_size(MAX_ZIP_TOTAL_BYTES), name=name))
         norm = name.replace("\\", "/")
         if info.is_dir() or norm.endswith("/") or is_silent_skip(norm):
             continue
@@ -105,8 +106,11 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
         else:
             others.append(name)
     if not images:
-        found = f"; it has {plural(len(others), 'other file')} ({_few(others)})" if others else ""
-        raise DataError(f"{path} contains no images ({', '.join(IMAGE_EXTENSIONS)}){found}")
+        kinds = ", ".join(IMAGE_EXTENSIONS)
+        if others:
+            raise DataError(msg("{path} contains no images ({kinds}); it has {n} other files ({few})",
+                                path=str(path), kinds=kinds, n=len(others), few=_few(others)))
+        raise DataError(msg("{path} contains no images ({kinds})", path=str(path), kinds=kinds))
     return images, others
 
 
@@ -115,22 +119,23 @@ def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
     name = info.filename
     # Windows tools sometimes write backslashes; treat them as separators for the checks.
     norm = name.replace("\\", "/")
-    why = None
+    where = dict(path=str(path), name=name)
     if "\x00" in name:
-        why = "has a NUL character in its name"
-    elif norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        why = "has an absolute path"
-    elif ".." in norm.split("/"):
-        why = "has a '..' component that points outside the archive"
-    elif stat.S_ISLNK(info.external_attr >> 16):
-        why = "is a symbolic link"
-    elif (info.file_size > RATIO_CHECK_MIN_BYTES
-          and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+        raise DataError(msg("{path} was rejected: member '{name}' has a NUL character in its name", **where))
+    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+        raise DataError(msg("{path} was rejected: member '{name}' has an absolute path", **where))
+    if ".." in norm.split("/"):
+        raise DataError(msg("{path} was rejected: member '{name}' has a '..' component that points outside "
+                            "the archive", **where))
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise DataError(msg("{path} was rejected: member '{name}' is a symbolic link", **where))
+    if (info.file_size > RATIO_CHECK_MIN_BYTES
+            and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
         ratio = info.file_size / max(info.compress_size, 1)
-        why = (f"expands {ratio:,.0f}:1 to {_size(info.file_size)}, which looks like a zip bomb "
-               f"(limit {MAX_COMPRESSION_RATIO}:1 above {_size(RATIO_CHECK_MIN_BYTES)})")
-    if why:
-        raise DataError(f"{path} was rejected: member '{name}' {why}")
+        raise DataError(msg("{path} was rejected: member '{name}' expands {ratio}:1 to {size}, which looks "
+                            "like a zip bomb (limit {limit}:1 above {above})", ratio=round(ratio),
+                            size=_size(info.file_size), limit=MAX_COMPRESSION_RATIO,
+                            above=_size(RATIO_CHECK_MIN_BYTES), **where))
 
 
 def _declared_directory(path: Path) -> tuple[int, int] | None:

@@ -18,7 +18,7 @@ import streamlit as st
 
 from playground.data import DataError
 from playground.data.archive import scan_zip
-from playground.i18n import msg
+from playground.i18n import Message, msg
 from playground.ui.i18n import shown as shown_msg
 from playground.ui.i18n import tr, trn
 
@@ -79,6 +79,9 @@ def save_upload(name: str, stream, runs_root: Path, max_bytes: int = MAX_UPLOAD_
             images, others = scan_zip(path)
         except DataError as e:
             # The data layer names the stored path; the learner knows the file by its own name.
+            m = e.args[0] if e.args else str(e)
+            if isinstance(m, Message) and "path" in m.values:
+                raise UploadError(Message(m.msgid, **{**m.values, "path": shown})) from None
             raise UploadError(str(e).replace(str(path), shown)) from None
         return SavedUpload(path=path, name=shown, n_images=len(images), skipped=list(others))
     except BaseException:
