@@ -51,11 +51,9 @@ def main() -> None:
             no_runs_hint()
         return
     default_a, default_b = cd.default_pair(refs)
-    col_a, col_b = st.columns(2)
-    with col_a:
-        ref_a = run_picker(tr("Run A"), param="a", default=default_a)
-    with col_b:
-        ref_b = run_picker(tr("Run B"), param="b", default=default_b)
+    # one above the other, each as wide as the page: side by side, long run names were cut
+    ref_a = run_picker(tr("Run A"), param="a", default=default_a)
+    ref_b = run_picker(tr("Run B"), param="b", default=default_b)
     if ref_a is None or ref_b is None:
         return
     if ref_a.key == ref_b.key:
