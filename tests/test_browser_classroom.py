@@ -93,7 +93,7 @@ def _grid_box(page) -> dict:
 
 
 def test_watch_grid_fits_the_screen(shipped):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -113,6 +113,24 @@ def test_watch_grid_fits_the_screen(shipped):
                     assert chart <= height                                  # and so is the loss chart
                     assert page.get_by_text(re.compile(r"^Epoch 100/100 · step")).is_visible()
                 page.close()
+            # "Play all epochs" moves the slider (and the chart's marker with it) and can be stopped
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"{shipped}/watch?run=pretrained/dcgan-fashion-report1", timeout=120_000)
+            _grid_box(page)
+            page.get_by_role("button", name="Play all epochs").click()
+            stop = page.get_by_role("button", name="Stop playing")
+            expect(stop).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(3000)
+            stop.click()
+            expect(page.get_by_role("button", name="Play all epochs")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1500)
+            caption = page.locator("[data-testid=stImageCaption]").first.inner_text()
+            shown = int(re.match(r"Epoch (\d+)", caption).group(1))
+            assert shown < 100, caption                                      # it stopped on the way
+            page.wait_for_timeout(2000)
+            assert page.locator("[data-testid=stImageCaption]").first.inner_text() == caption   # and stays
+            expect(page.locator(".js-plotly-plot").first.get_by_text(f"epoch {shown}", exact=True)).to_be_visible()
+            page.close()
             # presentation mode: no sidebar, the grid larger and still whole on the screen
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(f"{shipped}/watch?run=pretrained/dcgan-fashion-report1&present=1", timeout=120_000)
