@@ -51,8 +51,12 @@ def stored_text(text: str, lang: str) -> str:
     """English text stored in a run folder (a pretrained run's name, an older run's notes or
     status) in ``lang`` when a catalog has it, else as stored."""
     lang = normalize_language(lang)
-    out = catalog(lang).gettext(text)
-    return catalog(lang, "pretrained").gettext(text) if out == text else out
+    for domain in ("messages", "pretrained"):
+        # a plain look-up, not gettext: text a person wrote is not a message the catalogs lack
+        found = getattr(catalog(lang, domain), "_catalog", {}).get(text)
+        if isinstance(found, str) and found:
+            return found
+    return text
 
 
 def _fill(text: str, values: dict) -> str:

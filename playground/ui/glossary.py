@@ -4,7 +4,7 @@ explanations are messages of the catalogs (see playground/locale/GLOSSARY.md).""
 
 from __future__ import annotations
 
-from playground.i18n import N_
+from playground.i18n import N_, stored_text
 
 TERMS = {
     "bce": N_("BCE (binary cross-entropy): the discriminator answers “real or fake?” with a "
@@ -33,3 +33,20 @@ TERMS = {
 def objective_help(objective: str) -> str:
     """The message id explaining ``objective`` ("" when there is none)."""
     return TERMS.get(objective, "")
+
+
+# Class names the datasets store in English (playground.data.CLASS_NAMES and the toys), listed so
+# the catalogs hold them: pages show them with ``class_name``.
+CLASS_NAMES = (
+    N_("T-shirt/top"), N_("Trouser"), N_("Pullover"), N_("Dress"), N_("Coat"), N_("Sandal"), N_("Shirt"),
+    N_("Sneaker"), N_("Bag"), N_("Ankle boot"),
+    N_("airplane"), N_("automobile"), N_("bird"), N_("cat"), N_("deer"), N_("dog"), N_("frog"), N_("horse"),
+    N_("ship"), N_("truck"),
+    N_("upper moon"), N_("lower moon"),
+)
+
+
+def class_name(name, lang: str) -> str:
+    """A class's name in ``lang`` when it is one of the datasets' own, else as it is (a folder
+    name from an uploaded zip stays what the learner called it)."""
+    return stored_text(str(name), lang)

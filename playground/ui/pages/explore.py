@@ -19,7 +19,8 @@ from playground.runs import Run, RunError
 from playground.sampling import make_grid
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_widgets import TOY_PAGE, epoch_ui, is_toy, link_or_text, no_runs_hint
-from playground.ui.i18n import num, tr, tx
+from playground.ui import glossary
+from playground.ui.i18n import lang, num, tr, tx
 
 SLIDER_DIMS = 8        # how many latent dimensions get a slider
 SLIDER_RANGE = 3.0     # ±3 standard deviations hold 99.7% of a Gaussian's values
@@ -213,6 +214,7 @@ def main() -> None:
     label, class_name = None, None
     if gen.num_classes:
         names = gen.class_names if len(gen.class_names) == gen.num_classes else [str(i) for i in range(gen.num_classes)]
+        names = [glossary.class_name(n, lang()) for n in names]
         with top[1]:
             label = st.selectbox(tr("Class"), range(gen.num_classes), format_func=lambda i: str(names[i]),
                                  key="lx_class", help=tr("This run is conditional: ask it for one class."))

@@ -14,6 +14,7 @@ from playground.runs import Run, RunError
 from playground.ui.common import all_runs
 from playground.ui.explore_figures import coverage_figure, toy_figure, view_extent
 from playground.ui.explore_widgets import TRAIN_PAGE, epoch_ui, is_toy, link_or_text, picker_ui
+from playground.ui import glossary
 from playground.ui.i18n import esc, lang, num, tr, tx
 
 ARROW_POINTS = 128     # arrows drawn (of the 512 fixed-noise points): enough to see the flow
@@ -86,7 +87,7 @@ def main() -> None:
                          help=tr("Each saved epoch; 0 is before any training."))
     label = None
     doc = run.read_config_doc()
-    names = list((doc.get("data") or {}).get("class_names") or [])
+    names = [glossary.class_name(n, lang()) for n in (doc.get("data") or {}).get("class_names") or []]
     if cfg.conditional and names:
         with c2:
             label = st.selectbox(tr("Class"), range(len(names)), format_func=lambda i: str(names[i]),
