@@ -227,3 +227,33 @@ def test_a_rename_with_markup_is_kept_as_text(with_runs, payload):
     assert any("Renamed to" in s for s in shown(at))
     assert _no_live_markup(at, payload) >= 1
     assert _no_live_markup(app("home", "en"), payload) >= 1
+
+
+def test_warnings_and_a_failure_written_by_real_runs_show_in_portuguese(folders, tiny_cfg, monkeypatch):
+    """A run's own worker writes the warning (D wins) and the failure (NaN losses); the Watch page
+    shows both in the page's language, and in English for an English page."""
+    from playground import losses
+    from playground.worker import train_run
+
+    runs, _ = folders
+    winning = Run(runs / "winning")
+    winning.create(tiny_cfg(dataset="ring", epochs=4, max_images=320, lr_g=1e-4, lr_d=1e-2, log_every=2,
+                            quality_samples=200))
+    assert train_run(winning, echo=False) == 0
+    pt = [w.value.replace("\\", "") for w in app("watch", "pt", run="runs/winning").warning]
+    assert any("O discriminador está ganhando de lavada" in w and "O que tentar: Diminua a taxa de "
+               "aprendizado de D" in w for w in pt), pt
+    en = [w.value.replace("\\", "") for w in app("watch", "en", run="runs/winning").warning]
+    assert any("The discriminator is winning outright" in w for w in en), en
+
+    real = losses.d_loss
+    monkeypatch.setattr(losses, "d_loss", lambda *a, **k: real(*a, **k) * float("nan"))
+    diverged = Run(runs / "diverged")
+    diverged.create(tiny_cfg(quality_samples=0))
+    assert train_run(diverged, echo=False) == 1
+    assert "error_id" in diverged.read_status()
+    at = app("watch", "pt", run="runs/diverged")
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert any(e.startswith("O treino falhou: As perdas viraram NaN ou infinito") and "lr_g" not in e
+               for e in errors), errors
+    assert any("As perdas viraram NaN" in w.value.replace("\\", "") for w in at.warning)
