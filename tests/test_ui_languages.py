@@ -14,7 +14,7 @@ from playground import i18n
 from playground.monitor import Monitor
 from playground.runs import Run
 from playground.ui.i18n import esc
-from test_ui_app import PAGES, fake_running, folders, made_runs, with_runs  # noqa: F401
+from test_ui_app import PAGES, folders, made_runs, with_runs  # noqa: F401  (fixtures)
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from ..i18n import msg
-from .common import DataError, plural
+from .common import DataError
 
 MAX_ZIP_ENTRIES = 20_000                 # members, directories included
 MAX_ZIP_TOTAL_BYTES = 1 << 30            # 1 GiB, sum of the declared uncompressed sizes

@@ -12,7 +12,7 @@ from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_figures import overlay_figure
 from playground.ui.explore_widgets import epoch_ui, no_runs_hint, show_png
 from playground.i18n import stored_text
-from playground.ui.i18n import esc, lang, shown, tr, tx
+from playground.ui.i18n import lang, shown, tr, tx
 from playground.ui.runinfo import ARCH_NAMES
 from playground.ui.widgets import grid_png
 

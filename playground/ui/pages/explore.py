@@ -20,7 +20,7 @@ from playground.sampling import make_grid
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_widgets import TOY_PAGE, epoch_ui, is_toy, link_or_text, no_runs_hint
 from playground.ui import glossary
-from playground.ui.i18n import lang, num, tr, tx
+from playground.ui.i18n import lang, num, tr
 
 SLIDER_DIMS = 8        # how many latent dimensions get a slider
 SLIDER_RANGE = 3.0     # ±3 standard deviations hold 99.7% of a Gaussian's values
