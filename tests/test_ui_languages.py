@@ -88,6 +88,14 @@ def test_every_page_in_portuguese_with_no_missing_message(with_runs, misses, pag
 
 
 @pytest.mark.parametrize("page", list(ALL_PAGES))
+def test_every_empty_page_in_portuguese_with_no_missing_message(folders, misses, page):
+    at = app(page, "pt")
+    assert not at.exception, (page, [e.value for e in at.exception])
+    assert sorted(set(misses) - SAME_IN_EVERY_LANGUAGE) == []
+    assert "\n".join(shown(at)).strip()
+
+
+@pytest.mark.parametrize("page", list(ALL_PAGES))
 def test_every_page_in_english(with_runs, page):
     at = app(page, "en", run="runs/mnist")
     assert not at.exception, (page, [e.value for e in at.exception])
