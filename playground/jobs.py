@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .config import TrainConfig
+from .i18n import N_
 from .runs import (JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, list_runs, new_run_id,
                    terminate)
 
@@ -128,7 +129,7 @@ class JobManager:
         with _locked(self.root):
             st = run.read_status()
             if st.get("state") == "queued":
-                run.write_status(**{**st, "state": "stopped", "message": "removed from the queue"})
+                run.write_status(**{**st, "state": "stopped", "message": N_("removed from the queue")})
                 return
         run.write_control(state="stopped")
 
@@ -169,7 +170,7 @@ class JobManager:
         try:
             st = run.read_status()
             run.write_status(**{**st, "state": "running", "pid": proc.pid, "heartbeat": time.time(),
-                                "message": "starting"})
+                                "message": N_("starting")})
         except BaseException:
             terminate(proc.pid, signal.SIGKILL)  # an unclaimed worker would train outside the limit
             raise
