@@ -91,9 +91,17 @@ def txn(singular: str, plural: str, n: int, **values) -> str:
 
 
 def _numbers(values: dict) -> dict:
-    """Whole numbers get the language's thousands separator; floats are left to the caller
-    (``num``), who knows how many digits they deserve."""
-    return {k: (num(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in values.items()}
+    """Numbers written as the page's language writes them: whole numbers with its thousands
+    separator, others with its decimal separator (4 significant digits; callers who know how many
+    digits a value deserves pass it through ``num`` themselves)."""
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = num(v)
+        elif isinstance(v, float):
+            v = num(v, significant=4)
+        out[k] = v
+    return out
 
 
 def num(value, decimals: int | None = None, significant: int | None = None) -> str:
