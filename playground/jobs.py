@@ -19,6 +19,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import devices
 from .config import TrainConfig
 from .runs import (JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, list_runs, new_run_id,
                    terminate)
@@ -86,17 +87,27 @@ class JobManager:
         return run
 
     def schedule(self) -> list[Run]:
-        """Start queued runs while fewer than ``max_jobs`` train; returns the runs it started."""
+        """Start queued runs, oldest first, on devices where fewer than ``max_jobs`` train (the limit
+        counts per GPU; playground/devices.py); returns the runs it started."""
         started = []
         with _locked(self.root):
-            free = self.max_jobs - len(self.active())
+            busy = devices.busy_devices(self.active())
             for run in self.queued():
-                if free <= 0:
-                    break
-                self._spawn(run, resume=False)
+                device = devices.place(_device_setting(run), busy, self.max_jobs)
+                if device is None:
+                    continue  # its devices are full; a run behind it may use another
+                self._spawn(run, resume=False, device=device)
+                busy[devices.device_key(device)] += 1
                 started.append(run)
-                free -= 1
         return started
+
+    def has_free_slot(self, device_setting: str) -> bool:
+        """Would a run with this device setting start now (rather than wait in the queue)?"""
+        return bool(devices.open_devices(device_setting, devices.busy_devices(self.active()), self.max_jobs))
+
+    def limit_text(self) -> str:
+        """The job limit in words: "2", or "2 per GPU" on a machine with several GPUs."""
+        return f"{self.max_jobs} per GPU" if devices.gpu_count() > 1 else str(self.max_jobs)
 
     def resume(self, run: Run, epochs: int | None = None) -> bool:
         """Continue an interrupted, stopped or failed run from its newest checkpoint (if a slot is
@@ -110,11 +121,12 @@ class JobManager:
             state = run.state()
             if state in ("running", "paused", "queued"):
                 raise RunError(f"run {run.id} is {state}; only an ended run can be resumed")
-            if len(self.active()) >= self.max_jobs:
+            device = devices.place(_device_setting(run), devices.busy_devices(self.active()), self.max_jobs)
+            if device is None:
                 return False
             if run.control_path.exists():
                 run.write_control(state="running")
-            self._spawn(run, resume=True, epochs=epochs)
+            self._spawn(run, resume=True, epochs=epochs, device=device)
         return True
 
     def pause(self, run: Run) -> None:
@@ -147,7 +159,8 @@ class JobManager:
         return isinstance(pid, int) and pid > 0 and terminate(pid)
 
     # ------------------------------------------------------------------ spawning
-    def _spawn(self, run: Run, resume: bool, epochs: int | None = None) -> subprocess.Popen:
+    def _spawn(self, run: Run, resume: bool, epochs: int | None = None,
+               device: str | None = None) -> subprocess.Popen:
         cmd = [self.python, "-m", "playground", "train", "--run-dir", str(run.path.resolve()), "--quiet"]
         if resume:
             cmd.append("--resume")
@@ -160,6 +173,8 @@ class JobManager:
         # claim below can never overwrite the worker's own status (a fast failure, say).
         env[LAUNCHER_ENV] = str(os.getpid())
         env[JOB_SLOTS_ENV] = str(self.max_jobs)  # "auto" threads: the cores shared out among the slots
+        if device:
+            env[devices.DEVICE_ENV] = device     # the device counted against the limit below
         with open(run.path / "worker.out", "ab") as out:
             proc = subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
@@ -169,11 +184,18 @@ class JobManager:
         try:
             st = run.read_status()
             run.write_status(**{**st, "state": "running", "pid": proc.pid, "heartbeat": time.time(),
-                                "message": "starting"})
+                                "message": "starting", **({"device": device} if device else {})})
         except BaseException:
             terminate(proc.pid, signal.SIGKILL)  # an unclaimed worker would train outside the limit
             raise
         return proc
+
+
+def _device_setting(run: Run) -> str:
+    try:
+        return run.read_config().device
+    except (OSError, ValueError):
+        return "auto"   # an unreadable config: the worker reports it when it starts
 
 
 def schedule_after_exit(run: Run) -> None:

@@ -67,9 +67,9 @@ if leftover:
 if errors:
     st.warning(f"Fix the {len(errors)} setting{'s' if len(errors) != 1 else ''} marked in red "
                "above to start.")
-elif busy >= manager.max_jobs:
+elif not manager.has_free_slot(cfg.device):
     st.caption(f"{busy} run{'s are' if busy != 1 else ' is'} training already (the limit is "
-               f"{manager.max_jobs}): this one will wait in the queue and start by itself.")
+               f"{manager.limit_text()}): this one will wait in the queue and start by itself.")
 if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=bool(errors)):
     try:
         run = manager.submit(cfg)
