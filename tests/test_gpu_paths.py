@@ -139,7 +139,7 @@ def test_toys_train_in_fp32_on_cuda(monkeypatch):
         assert speed.resolve(TrainConfig(precision=precision), image, cuda).autocast == torch.bfloat16
     # why: in bf16 the 800 points of a grid mode at x = 4 (std 0.05) fall on a few values
     x = 4.0 + 0.05 * torch.randn(800, generator=torch.Generator().manual_seed(0))
-    assert x.unique().numel() == 800 and x.bfloat16().unique().numel() < 20
+    assert x.unique().numel() > 790 and x.bfloat16().unique().numel() < 20
 
 
 # ----------------------------------------------------------------------------- 5. WGAN-GP + replay
