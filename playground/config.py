@@ -376,7 +376,7 @@ _HELP = {
                      "normalises real and fake together), off",
     "compile": "torch.compile the models (slower start; on the CPU measured no faster)",
     "compile_mode": "torch.compile mode: default, reduce-overhead (CUDA graphs on CUDA) or max-autotune "
-                    "(tunes kernels at start, minutes; CUDA graphs on CUDA too)",
+                    "(times alternative kernels before training; CUDA graphs on CUDA too)",
     "log_every": "steps between logged metric lines",
     "sample_count": "images in the fixed-noise grid",
     "sample_seed": "seed of the fixed noise shared by runs with the same z_dim",

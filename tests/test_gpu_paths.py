@@ -95,6 +95,12 @@ def test_toy_quality_never_makes_float64_on_the_device():
     assert quality.toy_quality(pts, "grid") == quality.toy_quality(pts.as_subclass(torch.Tensor), "grid")
 
 
+def test_the_image_quality_figure_never_makes_float64_on_the_device():
+    images = (torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    q = quality.quality_for(images.as_subclass(NoFloat64), "mnist", "images", 28, 1)
+    assert q["available"] and q["n"] == 64 and q["fd"] > 0
+
+
 def test_a_toy_epoch_quality_runs_on_a_device_without_float64(tmp_path):
     """The Trainer's end-of-epoch figures for a 2D toy, with G's outputs on the simulated device."""
     t = _trainer(tmp_path, _cfg(dataset="grid", max_images=400, quality_samples=600, conditional=True))
