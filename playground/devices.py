@@ -111,14 +111,17 @@ def busy_devices(runs) -> Counter:
     return busy
 
 
-def open_devices(setting: str, busy: Counter, limit: int) -> list[str]:
-    """The devices a job with device ``setting`` may start on now (fewer than ``limit`` jobs there)."""
+def usable_devices(setting: str) -> list[str]:
+    """The devices a job with device ``setting`` may train on: every GPU for 'auto' and 'cuda'."""
     n = gpu_count()
     if setting in ("auto", "cuda") and n:
-        candidates = [f"cuda:{i}" for i in range(n)]
-    else:
-        candidates = [device_key(setting, n)]
-    return [d for d in candidates if busy[d] < limit]
+        return [f"cuda:{i}" for i in range(n)]
+    return [device_key(setting, n)]
+
+
+def open_devices(setting: str, busy: Counter, limit: int) -> list[str]:
+    """The devices a job with device ``setting`` may start on now (fewer than ``limit`` jobs there)."""
+    return [d for d in usable_devices(setting) if busy[d] < limit]
 
 
 def place(setting: str, busy: Counter, limit: int) -> str | None:

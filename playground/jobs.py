@@ -93,7 +93,7 @@ class JobManager:
         with _locked(self.root):
             busy = devices.busy_devices(self.active())
             for run in self.queued():
-                device = devices.place(_device_setting(run), busy, self.max_jobs)
+                device = devices.place(device_setting(run), busy, self.max_jobs)
                 if device is None:
                     continue  # its devices are full; a run behind it may use another
                 self._spawn(run, resume=False, device=device)
@@ -101,13 +101,14 @@ class JobManager:
                 started.append(run)
         return started
 
-    def has_free_slot(self, device_setting: str) -> bool:
-        """Would a run with this device setting start now (rather than wait in the queue)?"""
-        return bool(devices.open_devices(device_setting, devices.busy_devices(self.active()), self.max_jobs))
-
-    def limit_text(self) -> str:
-        """The job limit in words: "2", or "2 per GPU" on a machine with several GPUs."""
-        return f"{self.max_jobs} per GPU" if devices.gpu_count() > 1 else str(self.max_jobs)
+    def slots(self, device: str | Run) -> tuple[int, int]:
+        """(busy, limit): the slots of the devices a run with this device setting (or this run) may
+        start on (on a machine with two GPUs an 'auto' run has 2 x max_jobs), and how many of them
+        are taken. A run waits in the queue exactly when busy >= limit."""
+        busy = devices.busy_devices(self.active())
+        usable = devices.usable_devices(device_setting(device) if isinstance(device, Run) else device)
+        # a device over its limit (max_jobs was lowered) gives no slot to the others
+        return sum(min(busy[d], self.max_jobs) for d in usable), self.max_jobs * len(usable)
 
     def resume(self, run: Run, epochs: int | None = None) -> bool:
         """Continue an interrupted, stopped or failed run from its newest checkpoint (if a slot is
@@ -121,7 +122,7 @@ class JobManager:
             state = run.state()
             if state in ("running", "paused", "queued"):
                 raise RunError(f"run {run.id} is {state}; only an ended run can be resumed")
-            device = devices.place(_device_setting(run), devices.busy_devices(self.active()), self.max_jobs)
+            device = devices.place(device_setting(run), devices.busy_devices(self.active()), self.max_jobs)
             if device is None:
                 return False
             if run.control_path.exists():
@@ -191,7 +192,8 @@ class JobManager:
         return proc
 
 
-def _device_setting(run: Run) -> str:
+def device_setting(run: Run) -> str:
+    """The device setting of the run's config ('auto' when it cannot be read)."""
     try:
         return run.read_config().device
     except (OSError, ValueError):

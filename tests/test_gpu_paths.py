@@ -223,10 +223,10 @@ def test_the_job_limit_counts_per_gpu(tmp_path, monkeypatch):
         b = m.submit(rel.tiny_config(device="cuda"), "b")
         c = m.submit(rel.tiny_config(device="auto"), "c")
         assert a.read_status()["device"] == "cuda:1" and b.read_status()["device"] == "cuda:0"
-        assert c.state() == "queued" and not m.has_free_slot("auto") and not m.has_free_slot("cuda:1")
+        assert c.state() == "queued" and m.slots("auto") == (2, 2) and m.slots("cuda:1") == (1, 1)
+        assert m.slots("cpu") == (0, 1) and m.slots(c) == (2, 2)
         cpu = m.submit(rel.tiny_config(device="cpu"), "cpu")          # the CPU has its own slot
         assert cpu.state() == "running" and cpu.read_status()["device"] == "cpu"
-        assert m.limit_text() == "1 per GPU"
         m.kill(a)
         assert rel.wait_until(lambda: a.state() == "interrupted", 10)
         assert m.schedule() == [c] and c.read_status()["device"] == "cuda:1"

@@ -66,8 +66,7 @@ def _resume(manager, run, epochs=None) -> None:
         st.error(f"Could not resume: {e}")
         return
     if not started:
-        st.warning(f"All training slots for this run's device are busy (the limit is "
-                   f"{manager.limit_text()} at once); try again when a run ends.")
+        st.warning(f"All {manager.slots(run)[1]} training slot(s) are busy; try again when a run ends.")
         return
     st.rerun()
 

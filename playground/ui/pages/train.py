@@ -60,16 +60,16 @@ leftover = form.show_errors(slots, errors)
 
 st.divider()
 manager = job_manager()
-busy = len(manager.active())
+busy, limit = manager.slots(cfg.device if cfg else "auto")  # of the devices this run may use
 if leftover:
     for name, msg in leftover.items():
         st.error(f"{form.LABELS.get(name, name)}: {msg}")
 if errors:
     st.warning(f"Fix the {len(errors)} setting{'s' if len(errors) != 1 else ''} marked in red "
                "above to start.")
-elif not manager.has_free_slot(cfg.device):
+elif busy >= limit:
     st.caption(f"{busy} run{'s are' if busy != 1 else ' is'} training already (the limit is "
-               f"{manager.limit_text()}): this one will wait in the queue and start by itself.")
+               f"{limit}): this one will wait in the queue and start by itself.")
 if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=bool(errors)):
     try:
         run = manager.submit(cfg)
