@@ -18,9 +18,10 @@ end-of-epoch outputs (grid, snapshot, checkpoint) are left out, as they are from
 Also reported: the FLOPs per image of one step of each loop (``FlopCounterMode``: matrix products
 and convolutions), and what share of a measured matmul peak of the device each loop achieves with
 its own count, against the peak of its own precision (fp32 for the textbook loop; bf16 for the
-project's where it runs bf16 autocast, as on CUDA by default) (the better of two measurements, before and after the models). The project's count is
-lower than the textbook's by D's weight gradients in G's update, which the project does not compute
-(they would be thrown away), so its share is of the work it does, not of the textbook's. And a bound:
+project's where it runs bf16 autocast, as on CUDA by default), the better of two measurements,
+before and after the models. The project's count is lower than the textbook's by D's weight
+gradients in G's update, which the project does not compute (they would be thrown away), so its
+share is of the work it does, not of the textbook's. And a bound:
 the images/s the project's step would reach if its matrix products and convolutions, each timed on
 its own with its inputs hot in cache, were all it did.
 """
