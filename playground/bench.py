@@ -17,9 +17,11 @@ end-of-epoch outputs (grid, snapshot, checkpoint) are left out, as they are from
 
 Also reported: the FLOPs per image of one step of each loop (``FlopCounterMode``: matrix products
 and convolutions), and what share of a measured matmul peak of the device each loop achieves with
-its own count (the better of two measurements, before and after the models). The project's count is
-lower than the textbook's by D's weight gradients in G's update, which the project does not compute
-(they would be thrown away), so its share is of the work it does, not of the textbook's. And a bound:
+its own count, against the peak of its own precision (fp32 for the textbook loop; bf16 for the
+project's where it runs bf16 autocast, as on CUDA by default), the better of two measurements,
+before and after the models. The project's count is lower than the textbook's by D's weight
+gradients in G's update, which the project does not compute (they would be thrown away), so its
+share is of the work it does, not of the textbook's. And a bound:
 the images/s the project's step would reach if its matrix products and convolutions, each timed on
 its own with its inputs hot in cache, were all it did.
 """
@@ -157,8 +159,11 @@ class Project:
 
 # ----------------------------------------------------------------------------- measuring
 def sync(device):
+    """Wait for the device's queued work, so a timer reads the work's time, not its launch."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def matmul_peak(device, dtype=torch.float32, repeats: int = 5) -> float:
@@ -319,15 +324,22 @@ def bench_model(name, tb: Textbook, args, device, tmp, default_threads, log):
     return res
 
 
+def peak_for(peaks: dict, precision: str) -> float:
+    """The matmul peak that matches a loop's precision ("fp32" or "bfloat16"): a bf16 loop measured
+    against the fp32 peak would read as several times its real share on a GPU."""
+    return peaks.get("bf16" if precision in ("bf16", "bfloat16") else "fp32", 0.0)
+
+
 def table(results: dict, peaks: dict) -> str:
-    peak = peaks.get("fp32", 0)
     lines = ["| model | batch | textbook img/s | project img/s | ratio | GFLOP/img textbook | GFLOP/img project | "
              "textbook % of peak | project % of peak | project's products alone img/s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         f, g = r["flops_per_image"], r["project_flops_per_image"]
-        share = [100 * n * r[k] / peak if peak else float("nan")
-                 for n, k in ((f, "textbook_median"), (g, "project_median"))]
+        # the textbook loop runs fp32; the project's at its own precision (bf16 on CUDA by default)
+        pk = (peaks.get("fp32", 0.0), peak_for(peaks, r["project_speed"]["autocast"]))
+        share = [100 * n * r[k] / p if p else float("nan")
+                 for n, k, p in ((f, "textbook_median", pk[0]), (g, "project_median", pk[1]))]
         lines.append(f"| {name} | {r['config']['batch_size']} | {r['textbook_median']:.0f} | "
                      f"{r['project_median']:.0f} | **{r['ratio_median_of_pairs']:.2f}×** | {f / 1e9:.4f} | "
                      f"{g / 1e9:.4f} | {share[0]:.1f} | {share[1]:.1f} | "
@@ -371,18 +383,21 @@ def main(argv=None, args=None, command: str | None = None) -> int:
     default_threads = torch.get_num_threads()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     load0 = os.getloadavg()
-    log(f"{device_name(device)}: torch {torch.__version__}, {default_threads} default threads, load {load0}")
-    # The textbook loaders fork their workers before anything touches the GPU.
+    # The textbook loaders fork their workers before anything touches the GPU (device_name() and
+    # the matmul peaks below do): a forked child of a process that set up CUDA must not use it.
     textbooks = {name: Textbook(*configs[name], device, args.workers) for name in names}
-    peaks = {"fp32": matmul_peak(device)}
-    if device.type == "cuda":
-        peaks["bf16"] = matmul_peak(device, torch.bfloat16)
+    log(f"{device_name(device)}: torch {torch.__version__}, {default_threads} default threads, load {load0}")
+    # bf16's peak too where any loop runs bf16 (CUDA's default): each loop's share uses its own
+    bf16 = any(speed.resolve(cfg, model_spec(cfg, info), device).autocast == torch.bfloat16
+               for cfg, info in configs.values())
+    dtypes = {"fp32": torch.float32, **({"bf16": torch.bfloat16} if bf16 else {})}
+    peaks = {k: matmul_peak(device, dt) for k, dt in dtypes.items()}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             results[name] = bench_model(name, textbooks[name], args, device, Path(tmp), default_threads, log)
     torch.set_num_threads(default_threads)
-    peaks_after = {"fp32": matmul_peak(device)}
+    peaks_after = {k: matmul_peak(device, dt) for k, dt in dtypes.items()}
     doc = {"device": device_name(device), "torch": torch.__version__, "python": platform.python_version(),
            "cpu": platform.processor() or platform.machine(), "default_threads": default_threads,
            "physical_cores": speed.physical_cores(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -394,11 +409,11 @@ def main(argv=None, args=None, command: str | None = None) -> int:
     out.write_text(json.dumps(doc, indent=2) + "\n")
     # the peak is the best the machine showed: before the models or after them (a busy moment
     # during one of the two measurements would otherwise understate it)
-    best = {**peaks, "fp32": max(peaks["fp32"], peaks_after["fp32"])}
+    best = {k: max(peaks[k], peaks_after[k]) for k in peaks}
     print(table(results, best))
-    print(f"\nmatmul peak fp32 {best['fp32'] / 1e9:.1f} GFLOP/s (before: {peaks['fp32'] / 1e9:.1f}, "
-          f"after: {peaks_after['fp32'] / 1e9:.1f})"
-          + (f", bf16 {peaks['bf16'] / 1e12:.1f} TFLOP/s" if "bf16" in peaks else "")
+    print("\nmatmul peak " + ", ".join(
+              f"{k} {best[k] / 1e9:.1f} GFLOP/s (before: {peaks[k] / 1e9:.1f}, after: {peaks_after[k] / 1e9:.1f})"
+              for k in best)
           + f"; load average {load0[0]:.1f} -> {doc['loadavg_after'][0]:.1f}; results in {out}")
     return 0
 

@@ -379,14 +379,15 @@ _HELP = {
     "seed": N_("random seed (same seed, same first sample grid on the CPU)"),
     "device": N_("auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
     "threads": N_("CPU threads for training (0 = auto: all physical cores, shared among runs training at once)"),
-    "precision": N_("auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16"),
+    "precision": N_("auto (bf16 autocast on CUDA, fp32 elsewhere), fp32 or bf16; 2D toys always train in fp32"),
     "channels_last": N_("channels-last (NHWC) memory layout for DCGAN's convolutions on CUDA and the CPU"),
     "fused_adam": N_("Adam as one fused kernel per step (off: PyTorch's for-each Adam)"),
     "joint_d_batch": N_("D on real and fake images as one batch: auto (where exactly equivalent: no "
                      "BatchNorm or minibatch-std in D; on GPUs), on (always; with BatchNorm D then "
                      "normalises real and fake together), off"),
     "compile": N_("torch.compile the models (slower start; on the CPU measured no faster)"),
-    "compile_mode": N_("torch.compile mode: default, reduce-overhead (CUDA graphs on CUDA), max-autotune"),
+    "compile_mode": N_("torch.compile mode: default, reduce-overhead (CUDA graphs on CUDA) or max-autotune "
+                    "(times alternative kernels before training; CUDA graphs on CUDA too)"),
     "log_every": N_("steps between logged metric lines"),
     "sample_count": N_("images in the fixed-noise grid"),
     "sample_seed": N_("seed of the fixed noise shared by runs with the same z_dim"),

@@ -19,6 +19,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import devices
 from .config import TrainConfig
 from .i18n import N_
 from .runs import (JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, list_runs, new_run_id,
@@ -87,17 +88,28 @@ class JobManager:
         return run
 
     def schedule(self) -> list[Run]:
-        """Start queued runs while fewer than ``max_jobs`` train; returns the runs it started."""
+        """Start queued runs, oldest first, on devices where fewer than ``max_jobs`` train (the limit
+        counts per GPU; playground/devices.py); returns the runs it started."""
         started = []
         with _locked(self.root):
-            free = self.max_jobs - len(self.active())
+            busy = devices.busy_devices(self.active())
             for run in self.queued():
-                if free <= 0:
-                    break
-                self._spawn(run, resume=False)
+                device = devices.place(device_setting(run), busy, self.max_jobs)
+                if device is None:
+                    continue  # its devices are full; a run behind it may use another
+                self._spawn(run, resume=False, device=device)
+                busy[devices.device_key(device)] += 1
                 started.append(run)
-                free -= 1
         return started
+
+    def slots(self, device: str | Run) -> tuple[int, int]:
+        """(busy, limit): the slots of the devices a run with this device setting (or this run) may
+        start on (on a machine with two GPUs an 'auto' run has 2 x max_jobs), and how many of them
+        are taken. A run waits in the queue exactly when busy >= limit."""
+        busy = devices.busy_devices(self.active())
+        usable = devices.usable_devices(device_setting(device) if isinstance(device, Run) else device)
+        # a device over its limit (max_jobs was lowered) gives no slot to the others
+        return sum(min(busy[d], self.max_jobs) for d in usable), self.max_jobs * len(usable)
 
     def resume(self, run: Run, epochs: int | None = None) -> bool:
         """Continue an interrupted, stopped or failed run from its newest checkpoint (if a slot is
@@ -111,11 +123,12 @@ class JobManager:
             state = run.state()
             if state in ("running", "paused", "queued"):
                 raise RunError(f"run {run.id} is {state}; only an ended run can be resumed")
-            if len(self.active()) >= self.max_jobs:
+            device = devices.place(device_setting(run), devices.busy_devices(self.active()), self.max_jobs)
+            if device is None:
                 return False
             if run.control_path.exists():
                 run.write_control(state="running")
-            self._spawn(run, resume=True, epochs=epochs)
+            self._spawn(run, resume=True, epochs=epochs, device=device)
         return True
 
     def pause(self, run: Run) -> None:
@@ -148,7 +161,8 @@ class JobManager:
         return isinstance(pid, int) and pid > 0 and terminate(pid)
 
     # ------------------------------------------------------------------ spawning
-    def _spawn(self, run: Run, resume: bool, epochs: int | None = None) -> subprocess.Popen:
+    def _spawn(self, run: Run, resume: bool, epochs: int | None = None,
+               device: str | None = None) -> subprocess.Popen:
         cmd = [self.python, "-m", "playground", "train", "--run-dir", str(run.path.resolve()), "--quiet"]
         if resume:
             cmd.append("--resume")
@@ -161,6 +175,8 @@ class JobManager:
         # claim below can never overwrite the worker's own status (a fast failure, say).
         env[LAUNCHER_ENV] = str(os.getpid())
         env[JOB_SLOTS_ENV] = str(self.max_jobs)  # "auto" threads: the cores shared out among the slots
+        if device:
+            env[devices.DEVICE_ENV] = device     # the device counted against the limit below
         with open(run.path / "worker.out", "ab") as out:
             proc = subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
@@ -170,11 +186,19 @@ class JobManager:
         try:
             st = run.read_status()
             run.write_status(**{**st, "state": "running", "pid": proc.pid, "heartbeat": time.time(),
-                                "message": N_("starting")})
+                                "message": N_("starting"), **({"device": device} if device else {})})
         except BaseException:
             terminate(proc.pid, signal.SIGKILL)  # an unclaimed worker would train outside the limit
             raise
         return proc
+
+
+def device_setting(run: Run) -> str:
+    """The device setting of the run's config ('auto' when it cannot be read)."""
+    try:
+        return run.read_config().device
+    except (OSError, ValueError):
+        return "auto"   # an unreadable config: the worker reports it when it starts
 
 
 def schedule_after_exit(run: Run) -> None:

@@ -73,8 +73,9 @@ def gradient_penalty(D, real: Tensor, fake: Tensor, y: Tensor | None = None) -> 
     """WGAN-GP penalty (Gulrajani et al. 2017): mean over the batch of (||grad_x D(x_hat)||_2 - 1)^2.
 
     x_hat = eps * real + (1 - eps) * fake with one eps ~ U[0, 1] per example. Works for images
-    [N, C, H, W] and points [N, 2]; ``y`` (labels [N]) is passed to D for conditional critics, the
-    same labels for real and fake. The graph is kept (create_graph=True) so the penalty can be
+    [N, C, H, W] and points [N, 2]; ``y`` (labels [N]) is passed to D for conditional critics: the
+    training loop passes the fakes' labels (the real batch's, except for replayed fakes, which keep
+    their own). The graph is kept (create_graph=True) so the penalty can be
     backpropagated into D's parameters. Returns a scalar.
     """
     if real.shape != fake.shape:

@@ -216,7 +216,7 @@ def scorer_for(dataset: str, image_size: int, channels: int) -> QualityScorer | 
 def toy_quality(points: torch.Tensor, dataset: str) -> dict:
     """Points [N, 2] → {"modes_covered", "modes", "off_mode", "n"} for ring and grid."""
     centres = torch.from_numpy(toy_modes(dataset)).double()
-    p = points.detach().double().cpu()
+    p = points.detach().cpu().double()   # to the CPU first: MPS has no float64
     dist = torch.cdist(p, centres)                      # [N, M]
     near, which = dist.min(1)
     on = near <= MODE_STDS * TOY_STD[dataset]

@@ -12,8 +12,13 @@ what measured fastest on that kind of device (``python -m playground bench``):
                     (1.4x at 28 px, even at 64 px)
     fused_adam      one fused Adam kernel per step     one fused Adam kernel per step
     joint_d_batch   on when exactly equivalent         on when exactly equivalent (see below)
-    compile         off (46 s to compile, no faster)   off unless asked; "reduce-overhead" mode
-                                                       replays CUDA graphs (few kernel launches)
+    compile         off (46 s to compile, no faster)   off unless asked; "reduce-overhead" and
+                                                       "max-autotune" replay CUDA graphs (few
+                                                       kernel launches)
+
+2D toys always train in fp32: their models are tiny (bf16 saves nothing) and bf16's step near
+|x| = 4 (0.031) is more than half a grid mode's spread (0.05), so a mode's points would fall on a
+handful of values.
 
 Two things the loop always does because they are exact: zero_grad(set_to_none=True), and the
 generator's backward pass computes gradients for G's parameters only (D's weight gradients in that
@@ -48,6 +53,11 @@ class SpeedPlan:
     joint_d_batch: bool            # D sees real and fake as one batch
     compile_mode: str | None       # torch.compile mode, None for eager
     cudnn_benchmark: bool          # cuDNN picks the fastest kernels for the (fixed) shapes
+    # torch.compiler.cudagraph_mark_step_begin() before each step: compiled models on CUDA may
+    # replay CUDA graphs ("reduce-overhead" and "max-autotune" both turn them on), which reuse their
+    # output memory; without the mark, D's call in G's update starts a new graph generation and
+    # G's backward would read outputs that were overwritten.
+    cudagraph_step_mark: bool = False
 
     def describe(self) -> dict:
         d = asdict(self)
@@ -101,7 +111,9 @@ def resolve(cfg, spec, device: torch.device) -> SpeedPlan:
     else:
         threads = auto_threads() if kind == "cpu" else None
     autocast = None
-    if cfg.precision == "bf16":
+    if spec.is_points:
+        pass  # 2D toys: fp32 whatever the setting (see the module's docstring)
+    elif cfg.precision == "bf16":
         autocast = torch.bfloat16
     elif cfg.precision == "auto" and kind == "cuda" and torch.cuda.is_available() \
             and torch.cuda.is_bf16_supported(including_emulation=False):  # pre-Ampere GPUs emulate it
@@ -122,6 +134,7 @@ def resolve(cfg, spec, device: torch.device) -> SpeedPlan:
         joint_d_batch=joint,
         compile_mode=cfg.compile_mode if cfg.compile else None,
         cudnn_benchmark=kind == "cuda",
+        cudagraph_step_mark=bool(cfg.compile and kind == "cuda"),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import checkpoint, losses, sampling, speed
+from . import checkpoint, devices, losses, sampling, speed
 from . import monitor, quality
 from .i18n import N_, msg
 from .config import LIVE_FIELDS, TrainConfig, is_snapshot_epoch
@@ -40,13 +40,10 @@ class TrainingFailed(RuntimeError):
 
 
 def pick_device(name: str) -> torch.device:
-    """'auto' → cuda, then mps, then cpu; an explicit device must exist."""
+    """'auto' → the CUDA GPU with the most free memory, then mps, then cpu; an explicit device
+    must exist."""
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return devices.auto_device()
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(f"device: {name} was asked for but this machine has no CUDA GPU; use auto or cpu")
@@ -113,6 +110,8 @@ class Trainer:
         self.G.to(device)
         self.D.to(device)
         self.cuda = device.type == "cuda"
+        if self.cuda and device.index is not None:
+            torch.cuda.set_device(device)  # work that names no GPU (streams, graphs) goes there too
         # speed settings: each is a config field resolved per device (playground/speed.py)
         self.speed = speed.resolve(cfg, self.spec, device)
         speed.apply_threads(self.speed)
@@ -219,8 +218,9 @@ class Trainer:
         amp = (torch.autocast(device_type=dev.type, dtype=self.autocast_dtype)
                if self.autocast_dtype is not None else _NullCtx())
         zero = torch.zeros((), device=dev)
-        # CUDA graphs (compile mode reduce-overhead) reuse their output memory step after step
-        mark_step = self.cuda and self.speed.compile_mode == "reduce-overhead"
+        # compiled models on CUDA may replay CUDA graphs, which reuse their output memory step
+        # after step: each step is marked as a new one (see SpeedPlan.cudagraph_step_mark)
+        mark_step = self.speed.cudagraph_step_mark
         fake = y_fake = None
         for i in range(self.steps_per_epoch):
             if i % CONTROL_EVERY_STEPS == 0:
@@ -262,7 +262,7 @@ class Trainer:
                 loss_d = losses.d_loss(obj, r, f, real_target=real_target)
             if obj == "wgan-gp":
                 loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(
-                    self.D, real_in.float(), fake_in.float(), y)
+                    self.D, real_in.float(), fake_in.float(), y_fake_d)  # replayed fakes: their own labels
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             if log_now:
@@ -413,8 +413,7 @@ class Trainer:
         tensors.update(tg)
         tensors.update(td)
         tensors["rng.cpu"] = torch.get_rng_state()
-        if self.cuda:
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        tensors.update(devices.rng_state(self.device))
         live = {"lr_g": self.live.lr_g, "lr_d": self.live.lr_d, "d_steps": self.live.d_steps}
         stem = self.run.checkpoints_dir / f"train_step_{self.step:09d}"
         checkpoint.save(stem, tensors, self._meta("train", opt_g=ig, opt_d=idd, live=live, partial=partial))
@@ -442,16 +441,17 @@ class Trainer:
                                              "run's config describes (was config.json edited?)")
         checkpoint.load_module_state(self.G, {k: v.to(self.device) for k, v in checkpoint.unprefixed("G", tensors).items()}, "generator")
         checkpoint.load_module_state(self.D, {k: v.to(self.device) for k, v in checkpoint.unprefixed("D", tensors).items()}, "discriminator")
-        dev_t = {k: v.to(self.device) for k, v in tensors.items() if k.startswith("opt_")}
+        # CPU tensors: load_state_dict puts each where its parameter's Adam wants it; Adam's step
+        # counters stay on the CPU unless fused (a device counter costs a host sync per step)
+        opt_t = {k: v for k, v in tensors.items() if k.startswith("opt_")}
         for key in ("opt_g", "opt_d"):  # Adam's kernel flags of this run's device, not the saver's
             for g in meta[key].get("param_groups", []):
                 g["fused"], g["foreach"] = (self.speed.fused_adam or None), None
-        checkpoint.restore_optimizer(self.opt_g, "opt_g", dev_t, meta["opt_g"])
-        checkpoint.restore_optimizer(self.opt_d, "opt_d", dev_t, meta["opt_d"])
+        checkpoint.restore_optimizer(self.opt_g, "opt_g", opt_t, meta["opt_g"])
+        checkpoint.restore_optimizer(self.opt_d, "opt_d", opt_t, meta["opt_d"])
         if "rng.cpu" in tensors:
             torch.set_rng_state(tensors["rng.cpu"].cpu())
-        if self.cuda and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"].cpu(), self.device)
+        devices.restore_rng_state(self.device, tensors)
         self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
         live = meta.get("live") or {}
         self.live.lr_g = float(live.get("lr_g", self.cfg.lr_g))

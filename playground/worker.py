@@ -29,6 +29,7 @@ import torch
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .data import DataError, load_dataset
+from .devices import DEVICE_ENV
 from .runs import LAUNCHER_ENV, Run, RunError, pid_alive
 from .i18n import N_, Message
 from .training import Hooks, Trainer, TrainingFailed, model_spec, pick_device
@@ -158,11 +159,13 @@ def _train_locked(run: Run, log, status: dict, *, resume: bool, epochs: int | No
             cfg = cfg.replace(epochs=epochs).validate()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        # the device the job manager placed this run on (its limit counts per GPU), else the config's
+        placed = os.environ.pop(DEVICE_ENV, "")
         writer.write(dict(state="running", epoch=status.get("epoch", 0), step=status.get("step", 0),
                           epochs=cfg.epochs, pid=os.getpid(), heartbeat=time.time(),
-                          message=N_("loading data")))
+                          message=N_("loading data"), **({"device": placed} if placed else {})))
         writer.start()
-        device = pick_device(cfg.device)
+        device = pick_device(placed or cfg.device)
         data = load_dataset(cfg.dataset, data_dir=cfg.data_dir or None, image_size=cfg.image_size or None,
                             channels=cfg.channels or None, max_images=cfg.max_images or None,
                             seed=cfg.seed, source=cfg.data_source, device=device, log=log)

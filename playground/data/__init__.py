@@ -311,8 +311,32 @@ def _to_device(data: LoadedData, dev: torch.device, asked) -> LoadedData:
     if data.x.device == dev:
         return data
     try:
-        data.x = data.x.to(dev)
-        data.y = data.y.to(dev) if data.y is not None else None
-    except (RuntimeError, AssertionError) as e:   # e.g. no CUDA driver, torch built without CUDA
+        x = data.x.to(dev)
+        y = data.y.to(dev) if data.y is not None else None
+    except (RuntimeError, AssertionError) as e:
+        # out of memory: a shared GPU whose memory other jobs hold (MPS says so in a RuntimeError)
+        if isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
+            need = data.x.nbytes + (data.y.nbytes if data.y is not None else 0)
+            raise DataError(f"device {asked!r} is out of memory: the data need {_mib(need)} "
+                            f"({data.x.shape[0]:,} examples) and {_free_text(dev)}; try again when "
+                            f"other jobs on it have ended, or use another GPU (cuda:N), fewer "
+                            f"images (max_images) or the CPU") from None
+        # e.g. no CUDA driver, torch built without CUDA
         raise DataError(f"device {asked!r} is not available on this machine ({e})") from None
+    data.x, data.y = x, y
     return data
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _free_text(dev: torch.device) -> str:
+    """What the GPU has free, or a plain 'it has less free' when that cannot be read."""
+    if dev.type == "cuda":
+        try:
+            free, total = torch.cuda.mem_get_info(dev)
+            return f"{_mib(free)} of its {_mib(total)} are free"
+        except (RuntimeError, AssertionError):
+            pass
+    return "it has less than that free"

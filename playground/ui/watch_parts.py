@@ -72,8 +72,9 @@ def _resume(manager, run, epochs=None) -> None:
         st.error(tr("Could not resume: {error}", error=e))
         return
     if not started:
+        slots = manager.slots(run)[1]
         st.warning(trn("The only training slot is busy; try again when a run ends.",
-                       "All {n} training slots are busy; try again when a run ends.", manager.max_jobs))
+                       "All {n} training slots are busy; try again when a run ends.", slots))
         return
     st.rerun()
 

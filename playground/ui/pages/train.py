@@ -110,18 +110,18 @@ if steps_note:
 
 st.divider()
 manager = job_manager()
-busy = len(manager.active())
+busy, limit = manager.slots(cfg.device if cfg else "auto")  # of the devices this run may use
 if leftover:
     for name, msg in leftover.items():
         st.error(f"{form.label(name)}: {shown(msg)}")
 if errors:
     st.warning(trn("Fix the setting marked in red above to start.",
                    "Fix the {n} settings marked in red above to start.", len(errors)))
-elif busy >= manager.max_jobs:
+elif busy >= limit:
     st.caption(trn("{n} run is training already (the limit is {limit}): this one will wait in the "
                    "queue and start by itself.",
                    "{n} runs are training already (the limit is {limit}): this one will wait in the "
-                   "queue and start by itself.", busy, limit=manager.max_jobs))
+                   "queue and start by itself.", busy, limit=limit))
 if waiting_for_upload:
     st.caption(tr("Upload a zip of your images above to start."))
 if st.button(tr("Start training"), type="primary", icon=":material/play_arrow:",
