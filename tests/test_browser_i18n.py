@@ -23,6 +23,7 @@ pytestmark = pytest.mark.browser
 LINK = "[Log in again here](https://example.com/login)"
 IMAGE = "![t](https://example.com/t.png)"
 HTML = "<img src=https://example.com/x.png onerror=alert(1)>"
+DIRECTIVES = "**bold** :material/home: :smile: :red[red] $x^2$ www.example.com a@example.com"
 
 
 @pytest.fixture
@@ -124,6 +125,7 @@ def test_text_from_urls_and_run_names_never_reaches_another_host(server):
             dialogs: list[str] = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             visits = [f"watch?run={quote(IMAGE)}", f"watch?run={quote(LINK)}", f"compare?b={quote(HTML)}",
+                      f"explore?run={quote(DIRECTIVES)}",
                       f"runs?run={quote(LINK + IMAGE)}", "watch?run=runs/named", "", "runs?run=runs/named"]
             for visit in visits:
                 page.goto(f"{url}/{visit}")
@@ -137,6 +139,10 @@ def test_text_from_urls_and_run_names_never_reaches_another_host(server):
                 assert page.locator("a[href*='example.com']").count() == 0, visit
                 assert page.locator("img[src*='example.com']").count() == 0, visit
                 assert page.locator("img[src='x']").count() == 0, visit
+                # no icon, emoji, colour, bold, maths or e-mail link made of the text either
+                made = page.locator("[data-testid=stAlertContentWarning]").locator(
+                    "span[role=img], strong, .katex, a, [style*='color']")
+                assert made.count() == 0, (visit, made.first.evaluate("e => e.outerHTML") if made.count() else "")
                 body = page.inner_text("body").replace("\u2060", "")   # the invisible joiner in URLs
                 assert "[Log in again here](https://example.com/login)" in body or "named" not in visit
             outside = sorted({urlparse(r).netloc for r in requests if urlparse(r).scheme in ("http", "https", "ws", "wss")

@@ -333,7 +333,8 @@ def test_choosing_a_preset_fills_the_form(folders):
     at.selectbox(key="train.preset").set_value("ring-collapse").run()
     assert at.selectbox(key="train.dataset").value == "ring"
     assert at.selectbox(key="train.arch").value == "toy"
-    assert at.selectbox(key="train.objective").value == "minimax"
+    assert at.selectbox(key="train.objective").value == "bce"
+    assert at.text_input(key="train.lr_g").value != at.text_input(key="train.lr_d").value   # G 10x faster
 
 
 def test_folder_dataset_needs_an_upload(folders):

@@ -48,9 +48,14 @@ def _app(monkeypatch, roots, page, runs=True, **params):
     return at
 
 
+def _plain(markdown: str) -> str:
+    """Escaped Markdown as it reads: without the backslashes and the invisible word joiners."""
+    return markdown.replace("\\", "").replace("\u2060", "")
+
+
 def _image_url(at, caption_start):
     urls = [img.proto.imgs[0].url for img in at.image
-            if img.proto.imgs and img.proto.imgs[0].caption.replace("\\", "").startswith(caption_start)]
+            if img.proto.imgs and _plain(img.proto.imgs[0].caption).startswith(caption_start)]
     assert urls, f"no image captioned {caption_start!r}"
     return urls[0]
 

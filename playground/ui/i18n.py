@@ -25,11 +25,11 @@ _STATE = "_lang"
 # backslash-escaped punctuation character as itself.
 _SPECIAL = re.compile(r"([\\`*_\[\]()!#+\-<>|~:$@{}&])")
 _ORDERED = re.compile(r"^(\d+)([.)])")        # "1. text" at the start of a line is a list
-# GitHub-flavoured Markdown turns bare "https://…", "www.…" and e-mail addresses into links after
-# escapes are resolved, so a backslash does not stop it: an invisible word joiner (U+2060) after
-# the scheme's colon, after "www" and after "@" does.
+# GitHub-flavoured Markdown turns bare "https://…", "www.…" and e-mail addresses into links, and
+# Streamlit turns ":material/home:" into an icon and ":smile:" into an emoji, after escapes are
+# resolved, so a backslash does not stop them: an invisible word joiner (U+2060) after every colon,
+# after "www" and after "@" does.
 _JOINER = "\u2060"
-_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp)\\:")
 _WWW = re.compile(r"(?i)\b(www)\.")
 _AT = re.compile(r"\\@")
 
@@ -44,7 +44,7 @@ def esc(value) -> Markdown:
         return value
     text = " ".join(str(value).splitlines())
     text = _SPECIAL.sub(r"\\\1", text)
-    text = _SCHEME.sub(lambda m: m.group(0) + _JOINER, text)
+    text = text.replace("\\:", "\\:" + _JOINER)
     text = _WWW.sub(lambda m: m.group(1) + _JOINER + "\\.", text)
     text = _AT.sub(lambda m: m.group(0) + _JOINER, text)
     return Markdown(_ORDERED.sub(r"\1\\\2", text))
