@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, fields
 
 FORMAT_VERSION = 1
@@ -155,10 +156,10 @@ def _coerce(name: str, f: dataclasses.Field, v):
             return v.lower() in ("true", "1", "yes", "on")
         if isinstance(v, int) and v in (0, 1):
             return bool(v)
-        raise ValueError(f"must be true or false, got {v!r}")
+        raise ValueError(f"must be true or false, got {_short(v)}")
     if isinstance(default, int):
         if isinstance(v, bool):
-            raise ValueError(f"must be a whole number, got {v!r}")
+            raise ValueError(f"must be a whole number, got {_short(v)}")
         if isinstance(v, float) and v.is_integer():
             return int(v)
         if isinstance(v, int):
@@ -168,28 +169,34 @@ def _coerce(name: str, f: dataclasses.Field, v):
                 return int(v.strip())
             except ValueError:
                 pass
-        raise ValueError(f"must be a whole number, got {v!r}")
+        raise ValueError(f"must be a whole number, got {_short(v)}")
     if isinstance(default, float):
         if isinstance(v, bool):
             raise ValueError(f"must be a number, got {v!r}")
         try:
             return float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"must be a number, got {v!r}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"must be a number, got {_short(v)}") from None
     if isinstance(default, tuple):
         if isinstance(v, str):
             v = [p for p in v.replace(",", " ").split() if p]
         if not isinstance(v, (list, tuple)):
-            raise ValueError(f"must be a list of layer sizes such as 256,512,1024, got {v!r}")
+            raise ValueError(f"must be a list of layer sizes such as 256,512,1024, got {_short(v)}")
         try:
             return tuple(int(x) for x in v)
         except (TypeError, ValueError):
-            raise ValueError(f"must be a list of whole numbers such as 256,512,1024, got {v!r}") from None
+            raise ValueError(f"must be a list of whole numbers such as 256,512,1024, got {_short(v)}") from None
     if isinstance(default, str):
         if not isinstance(v, str):
-            raise ValueError(f"must be text, got {v!r}")
+            raise ValueError(f"must be text, got {_short(v)}")
         return v
     return v
+
+
+def _short(v) -> str:
+    """repr of a value for a message, cut short (an edited file can hold anything)."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _range(errors, name, value, lo, hi, *, lo_open=False, what="a number"):
@@ -199,7 +206,7 @@ def _range(errors, name, value, lo, hi, *, lo_open=False, what="a number"):
         bad = bad or value > hi
     if bad:
         lo_txt = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
-        errors[name] = f"must be {what} {lo_txt} and at most {hi:g}, got {value!r}"
+        errors[name] = f"must be {what} {lo_txt} and at most {hi:g}, got {_short(value)}"
 
 
 def _choice(errors, name, value, allowed):
@@ -218,7 +225,7 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _choice(e, "precision", c.precision, PRECISIONS)
     _choice(e, "joint_d_batch", c.joint_d_batch, JOINT_D_BATCH)
     _choice(e, "compile_mode", c.compile_mode, COMPILE_MODES)
-    if not (c.device in DEVICE_CHOICES or c.device.startswith("cuda:")):
+    if not (c.device in DEVICE_CHOICES or re.fullmatch(r"cuda:[0-9]{1,2}", c.device)):
         e["device"] = f"must be one of {', '.join(DEVICE_CHOICES)} or cuda:N; got {c.device!r}"
     if c.image_size not in (0, 28, 32, 64):
         e["image_size"] = f"must be 28, 32 or 64 pixels (or 0 for the dataset's own); got {c.image_size}"

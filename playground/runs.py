@@ -22,6 +22,7 @@ one place (``injected_write_delay``) and does nothing when the variable is unset
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -29,7 +30,7 @@ import re
 import secrets
 import shutil
 import signal
-import tempfile
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,63 +99,243 @@ def _write_maybe_slowly(f, data: bytes, delay: float) -> None:
 
 
 @contextmanager
-def file_lock(path: str | os.PathLike):
+def file_lock(path: str | os.PathLike, *, root: str | os.PathLike | None = None):
     """An exclusive advisory lock on ``path`` (created if needed), released on exit or process death."""
-    with open(path, "a+") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    fd = open_entry(path, os.O_RDWR | os.O_CREAT, root=root)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-# ----------------------------------------------------------------------------- atomic files
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    path = Path(path)
-    delay = injected_write_delay(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_maybe_slowly(f, data, delay)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
 
-def read_json(path: str | os.PathLike):
-    """Parse a JSON file; RunError with the file's name when it is missing or broken."""
+# ----------------------------------------------------------------------------- safe file access
+# Every read, write, prune and delete of a run-folder file goes through these helpers. They act
+# only on regular files and real folders inside the folder they are given: each folder on the way
+# is opened with O_NOFOLLOW (a symlinked ``checkpoints/`` is refused, not followed out of the run),
+# the entry itself is checked with lstat before it is opened (a FIFO or a device is never opened:
+# opening one can block forever or, for /dev/zero, read without end), and reads stop at a limit
+# whatever ``stat`` says.
+MAX_JSON_BYTES = 1 << 20            # config.json, status.json, control.json, label.json
+MAX_METRICS_BYTES = 512 << 20       # metrics.jsonl: years of logging at the default rate
+
+
+class UnsafeEntry(RunError):
+    """An entry of a run folder that is not a regular file or folder really inside it."""
+
+
+def _kind(mode: int) -> str:
+    for test, what in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _refusal(path, mode: int) -> UnsafeEntry:
+    return UnsafeEntry(f"{path} is {_kind(mode)}, not a regular file inside the run folder: refused "
+                       "(nothing was read from it or written through it)")
+
+
+def _parts(path: Path, root: Path) -> tuple[str, ...]:
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        raise UnsafeEntry(f"{path} is not inside {root}: refused") from None
+    if not parts or any(p in ("..", ".") for p in parts):
+        raise UnsafeEntry(f"{path} is not an entry inside {root}: refused")
+    return parts
+
+
+def open_dir(root: str | os.PathLike, parts: tuple[str, ...] = ()) -> int:
+    """A file descriptor of the folder ``root/parts…``; every part must be a real folder (no symlink).
+    ``root`` itself is the caller's choice and may be reached through a link."""
+    root = Path(root)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for i, part in enumerate(parts):
+            try:
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                st = None
+            if st is not None and not stat.S_ISDIR(st.st_mode):
+                raise UnsafeEntry(f"{root.joinpath(*parts[:i + 1])} is {_kind(st.st_mode)}, not a folder "
+                                  "inside the run folder: refused")
+            new = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = new
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_entry(path: str | os.PathLike, flags: int = os.O_RDONLY, *, root: str | os.PathLike | None = None,
+               mode: int = 0o644) -> int:
+    """Open the regular file ``path`` inside ``root`` (default: its own folder) and return its fd.
+
+    UnsafeEntry, naming the entry, when it or a folder on the way is a symlink, a FIFO, a device, a
+    socket or a folder; FileNotFoundError as usual when it is missing (and O_CREAT is not given)."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    parts = _parts(path, root)
+    dfd = open_dir(root, parts[:-1])
+    try:
+        try:
+            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            if not flags & os.O_CREAT:
+                raise
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise _refusal(path, st.st_mode)
+        try:
+            fd = os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode, dir_fd=dfd)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):  # replaced by a link/FIFO since
+                raise UnsafeEntry(f"{path} is not a regular file inside the run folder: refused") from None
+            raise
+    finally:
+        os.close(dfd)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _refusal(path, st.st_mode)
+    return fd
+
+
+def read_bytes(path: str | os.PathLike, limit: int, *, root: str | os.PathLike | None = None) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them (RunError beyond)."""
+    fd = open_entry(path, root=root)
+    try:
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > limit:
+        raise RunError(f"{path} is larger than {limit:,} bytes: too large for what it should hold")
+    return b"".join(chunks)
+
+
+def parse_json(data: bytes, path) -> object:
+    """json.loads with every way a hand-edited file can fail turned into RunError naming the file
+    (a deeply nested document raises RecursionError, not a JSON error)."""
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise RunError(f"{path} cannot be read: {str(e)[:200]}") from None
+
+
+def entry_kind(path: str | os.PathLike) -> str | None:
+    """None for a regular file, folder or missing entry; else what it is ("a symbolic link", …)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else _kind(mode)
+
+
+def unlink_entry(path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> bool:
+    """Delete the regular file ``path`` inside ``root``: False when it is missing; UnsafeEntry when
+    it, or a folder on the way, is anything else (a link is never followed, and not removed either)."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    parts = _parts(path, root)
+    dfd = open_dir(root, parts[:-1])
+    try:
+        try:
+            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISREG(st.st_mode):
+            raise _refusal(path, st.st_mode)
+        try:
+            os.unlink(parts[-1], dir_fd=dfd)
+        except FileNotFoundError:
+            return False
+        return True
+    finally:
+        os.close(dfd)
+
+
+def list_files(folder: str | os.PathLike, *, root: str | os.PathLike | None = None) -> list[str]:
+    """Names of the regular files directly in ``folder`` (a real folder inside ``root``); [] when the
+    folder is missing or is not a real folder (symlinks, FIFOs and devices are never listed)."""
+    folder = Path(folder)
+    try:
+        fd = open_dir(root if root is not None else folder,
+                      _parts(folder, Path(root)) if root is not None else ())
+    except (OSError, RunError):
+        return []
+    try:
+        with os.scandir(fd) as it:
+            return [e.name for e in it if e.is_file(follow_symlinks=False)]
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- atomic files
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, root: str | os.PathLike | None = None) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
+
+    The temporary file is made and renamed inside the folder opened through ``open_dir`` (every
+    folder from ``root`` on is real, never a link out of it); the rename replaces whatever entry
+    had the name (a link is replaced, never written through)."""
+    path = Path(path)
+    delay = injected_write_delay(path)
+    root = Path(root) if root is not None else path.parent
+    parts = _parts(path, root)
+    dfd = open_dir(root, parts[:-1])
+    try:
+        name = parts[-1]
+        tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                _write_maybe_slowly(f, data, delay)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            raise
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass
+    finally:
+        os.close(dfd)
+
+
+def atomic_write_json(path: str | os.PathLike, obj, *, root: str | os.PathLike | None = None) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode(), root=root)
+
+
+def read_json(path: str | os.PathLike, *, root: str | os.PathLike | None = None, limit: int = MAX_JSON_BYTES):
+    """Parse a JSON file; RunError with the file's name when it is missing, broken, too large, or
+    not a regular file (UnsafeEntry)."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        data = read_bytes(path, limit, root=root)
     except FileNotFoundError:
         raise RunError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunError(f"{path} cannot be read: {e}") from None
+    except OSError as e:
+        raise RunError(f"{path} cannot be read: {e.strerror or e}") from None
+    return parse_json(data, path)
 
 
 # ----------------------------------------------------------------------------- run ids
@@ -242,14 +423,14 @@ class Run:
 
     def write_config(self, cfg: TrainConfig, data: dict | None = None, model: dict | None = None) -> None:
         atomic_write_json(self.config_path, {"format_version": FORMAT_VERSION, "config": cfg.to_dict(),
-                                             "data": data, "model": model})
+                                             "data": data, "model": model}, root=self.path)
 
     def read_config_doc(self) -> dict:
-        doc = read_json(self.config_path)
+        doc = read_json(self.config_path, root=self.path)
         if not isinstance(doc, dict) or "config" not in doc:
             raise RunError(f"{self.config_path} is not a GAN Playground config (no 'config' entry)")
         if doc.get("format_version") != FORMAT_VERSION:
-            raise RunError(f"{self.config_path} has format version {doc.get('format_version')!r}; "
+            raise RunError(f"{self.config_path} has format version {str(doc.get('format_version'))[:40]!r}; "
                            f"this version of the app reads version {FORMAT_VERSION}")
         return doc
 
@@ -264,12 +445,13 @@ class Run:
     def read_status(self) -> dict:
         """The status, or a synthesised 'queued' one when the worker has not written it yet.
 
-        A status.json that exists but cannot be read (edited by hand, a damaged disk) reads as
-        'failed', never as 'queued': a queued run would be started again from scratch."""
+        A status.json that exists but cannot be read (edited by hand, a damaged disk, a link or a
+        device put in its place) reads as 'failed', never as 'queued': a queued run would be started
+        again from scratch."""
         try:
-            st = read_json(self.status_path)
+            st = read_json(self.status_path, root=self.path)
         except RunError as e:
-            if not self.status_path.exists():
+            if not os.path.lexists(self.status_path):
                 return {"state": "queued", "epoch": 0, "step": 0}
             msg = f"{e}; resume the run to continue from its last checkpoint"
             return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
@@ -280,7 +462,7 @@ class Run:
 
     def write_status(self, **fields) -> dict:
         st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
-        atomic_write_json(self.status_path, st)
+        atomic_write_json(self.status_path, st, root=self.path)
         return st
 
     def write_status_in_place(self, **fields) -> dict:
@@ -289,7 +471,7 @@ class Run:
         Not atomic; the worker uses it only for its final 'failed' status."""
         st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
         data = json.dumps(st, allow_nan=False).encode() + b"\n"
-        fd = os.open(self.status_path, os.O_WRONLY)  # no O_CREAT: only an existing file is reused
+        fd = open_entry(self.status_path, os.O_WRONLY, root=self.path)  # no O_CREAT: only an existing file
         try:
             view = memoryview(data)
             while view:
@@ -310,61 +492,91 @@ class Run:
             return
         data = "".join(json.dumps(r, allow_nan=True) + "\n" for r in records).encode()
         delay = injected_write_delay(self.metrics_path)
-        with open(self.metrics_path, "ab") as f:
+        fd = open_entry(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, root=self.path)
+        with os.fdopen(fd, "ab") as f:
             _write_maybe_slowly(f, data, delay)
             f.flush()
+
+    def _metrics_bytes(self, offset: int) -> bytes:
+        try:
+            fd = open_entry(self.metrics_path, root=self.path)
+        except FileNotFoundError:
+            return b""
+        try:
+            os.lseek(fd, offset, os.SEEK_SET)
+            chunks, total = [], 0
+            while total < MAX_METRICS_BYTES and (chunk := os.read(fd, min(1 << 20, MAX_METRICS_BYTES - total))):
+                chunks.append(chunk)
+                total += len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
 
     def read_metrics(self, offset: int = 0) -> tuple[list[dict], int]:
         """Records from byte ``offset`` on, and the offset after the last complete line.
 
         A live poll passes the previous offset and so reads only what is new; a torn last line
-        (a worker killed mid-write) is left for the next read, never parsed half.
+        (a worker killed mid-write) is left for the next read, never parsed half. A line that is
+        not a record (torn by an earlier crash, or edited by hand: ``"epoch": "x"``) is skipped;
+        ``bad_metrics_lines`` says which.
         """
-        try:
-            with open(self.metrics_path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            return [], offset
+        data = self._metrics_bytes(offset)
         end = data.rfind(b"\n")
         if end < 0:
             return [], offset
         out = []
         for line in data[: end + 1].splitlines():
-            try:
-                rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue  # a line torn by a crash before the last resume; skip it
-            if isinstance(rec, dict):
+            rec = _metrics_record(line)
+            if rec is not None:
                 out.append(rec)
         return out, offset + end + 1
+
+    def bad_metrics_lines(self) -> list[int]:
+        """1-based numbers of the complete metrics lines that readers skip."""
+        data = self._metrics_bytes(0)
+        lines = data[: data.rfind(b"\n") + 1].splitlines()
+        return [i for i, line in enumerate(lines, 1) if _metrics_record(line) is None]
 
     def truncate_metrics(self, last_epoch: int) -> None:
         """Keep only lines of epochs ≤ ``last_epoch`` (used on resume so no epoch repeats)."""
         records, _ = self.read_metrics(0)
-        keep = [r for r in records if int(r.get("epoch", 0)) <= last_epoch]
-        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in keep).encode())
+        keep = [r for r in records if r.get("epoch", 0) <= last_epoch]
+        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in keep).encode(),
+                           root=self.path)
 
-    # samples and snapshots
+    # samples and snapshots (regular files only: a link or a device in these folders is not listed)
     def sample_epochs(self) -> list[int]:
-        if not self.samples_dir.is_dir():
-            return []
-        return sorted(int(m.group(1)) for p in self.samples_dir.iterdir() if (m := _SAMPLE.match(p.name)))
+        names = list_files(self.samples_dir, root=self.path)
+        return sorted(int(m.group(1)) for n in names if (m := _SAMPLE.match(n)))
 
     def snapshot_epochs(self) -> list[int]:
-        if not self.checkpoints_dir.is_dir():
-            return []
-        out = []
-        for p in self.checkpoints_dir.iterdir():
-            m = _SNAPSHOT.match(p.name)
-            if m and p.with_suffix(".safetensors").exists():
-                out.append(int(m.group(1)))
-        return sorted(out)
+        names = set(list_files(self.checkpoints_dir, root=self.path))
+        return sorted(int(m.group(1)) for n in names
+                      if (m := _SNAPSHOT.match(n)) and n[:-len(".json")] + ".safetensors" in names)
+
+    def unsafe_entries(self) -> list[str]:
+        """Entries of the folder that are not regular files or real folders (symlinks, FIFOs,
+        devices, sockets), with what they are: the worker refuses to train a run that has any."""
+        found = []
+        for folder in (self.path, self.samples_dir, self.checkpoints_dir):
+            if folder != self.path and entry_kind(folder):
+                continue  # reported as an entry of the run folder; never listed through
+            try:
+                with os.scandir(folder) as it:
+                    for e in it:
+                        kind = entry_kind(e.path)
+                        if kind:
+                            found.append(f"{e.path} is {kind}")
+            except (NotADirectoryError, FileNotFoundError):
+                pass
+            except OSError as e:
+                found.append(f"{folder} cannot be listed: {e.strerror}")
+        return found
 
     # control (the one file the dashboard writes)
     def read_control(self) -> dict:
         try:
-            c = read_json(self.control_path)
+            c = read_json(self.control_path, root=self.path)
         except RunError:
             return {}
         return c if isinstance(c, dict) else {}
@@ -374,37 +586,34 @@ class Run:
 
         The read-merge-write runs under a lock: two sessions changing settings at the same moment
         must not both write the same ``seq`` (the worker would apply only the first)."""
-        with file_lock(self.path / ".control.lock"):
+        with file_lock(self.path / ".control.lock", root=self.path):
             ctl = self.read_control()
             ctl.update({k: v for k, v in changes.items() if v is not None})
-            try:
-                seq = int(ctl.get("seq", 0))
-            except (TypeError, ValueError):
-                seq = 0
-            ctl["seq"] = seq + 1
+            ctl["seq"] = control_seq(ctl) + 1
             ctl["written"] = time.time()
-            atomic_write_json(self.control_path, ctl)
+            atomic_write_json(self.control_path, ctl, root=self.path)
         return ctl
 
     def remove_leftovers(self) -> list[str]:
         """Delete what a killed worker can leave behind: temporary files of interrupted atomic
         writes and checkpoint tensor files whose JSON was never written. Only the worker calls
         this, before it writes anything (control.json's temporary files are left alone: the
-        dashboard may be writing one)."""
-        removed = []
-        candidates = [p for name in ("status.json", "config.json", "metrics.jsonl")
-                      for p in self.path.glob(f".{name}.*.tmp")]
+        dashboard may be writing one). Only regular files are removed."""
+        candidates = [self.path / n for n in list_files(self.path)
+                      if any(n.startswith(f".{name}.") and n.endswith(".tmp")
+                             for name in ("status.json", "config.json", "metrics.jsonl"))]
         for d in (self.samples_dir, self.checkpoints_dir):
-            if d.is_dir():
-                candidates += d.glob(".*.tmp")
-        if self.checkpoints_dir.is_dir():
-            candidates += [p for p in self.checkpoints_dir.glob("*.safetensors")
-                           if not p.with_suffix(".json").exists()]
+            names = list_files(d, root=self.path)
+            candidates += [d / n for n in names if n.startswith(".") and n.endswith(".tmp")]
+            if d == self.checkpoints_dir:
+                candidates += [d / n for n in names if n.endswith(".safetensors") and not n.startswith(".")
+                               and n[:-len(".safetensors")] + ".json" not in names]
+        removed = []
         for p in candidates:
             try:
-                p.unlink()
-                removed.append(p.name)
-            except OSError:
+                if unlink_entry(p, root=self.path):
+                    removed.append(p.name)
+            except (OSError, RunError):
                 pass
         return removed
 
@@ -419,7 +628,35 @@ class Run:
         return total
 
     def delete(self) -> None:
-        shutil.rmtree(self.path)
+        shutil.rmtree(self.path)  # refuses a link as the run folder, never follows links inside it
+
+
+def control_seq(ctl: dict) -> int:
+    """control.json's change counter as a whole number (0 when missing or edited into nonsense)."""
+    seq = ctl.get("seq", 0)
+    if isinstance(seq, bool) or not isinstance(seq, (int, float, str)):
+        return 0
+    try:
+        seq = int(seq)
+    except (ValueError, OverflowError):
+        return 0
+    return seq if 0 <= seq < 2**53 else 0
+
+
+def _whole(v, hi: int = 2**53) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < hi
+
+
+def _metrics_record(line: bytes) -> dict | None:
+    """One metrics line as a record, or None when it is not one (torn, not JSON, not an object, or
+    an epoch/step that is not a whole number)."""
+    try:
+        rec = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(rec, dict) or not all(_whole(rec[k]) for k in ("epoch", "step") if k in rec):
+        return None
+    return rec
 
 
 # ----------------------------------------------------------------------------- liveness
@@ -462,9 +699,17 @@ def list_runs(root: str | os.PathLike) -> list[Run]:
     root = Path(root)
     if not root.is_dir():
         return []
-    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "config.json").is_file()
-            and _RUN_ID.fullmatch(p.name)]
-    return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
+    runs = []
+    with os.scandir(root) as it:  # a link in the runs folder is not a run of it
+        for e in it:
+            if e.is_dir(follow_symlinks=False) and _RUN_ID.fullmatch(e.name):
+                try:
+                    st = os.lstat(os.path.join(e.path, "config.json"))
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    runs.append((st.st_mtime, Run(Path(e.path))))
+    return [r for _, r in sorted(runs, key=lambda t: t[0], reverse=True)]
 
 
 def terminate(pid: int, sig=signal.SIGTERM) -> bool:

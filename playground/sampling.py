@@ -134,7 +134,7 @@ def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool
     if epoch not in epochs:
         raise RunError(f"no generator snapshot at epoch {epoch}; saved epochs: "
                        f"{', '.join(map(str, epochs))}")
-    tensors, meta = checkpoint.load(snapshot_stem(run, epoch), device="cpu")
+    tensors, meta = checkpoint.load(snapshot_stem(run, epoch), device="cpu", root=run.path)
     try:
         spec = ModelSpec.from_dict(meta["model"])
         spec.validate()

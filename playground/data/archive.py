@@ -18,7 +18,7 @@ import struct
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .common import DataError, plural
+from .common import DataError, UploadRefused, plural
 
 MAX_ZIP_ENTRIES = 20_000                 # members, directories included
 MAX_ZIP_TOTAL_BYTES = 1 << 30            # 1 GiB, sum of the declared uncompressed sizes
@@ -63,31 +63,33 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
     Directories, ``__MACOSX/`` and dotfiles are in neither list.
     """
     if not path.exists():
-        raise DataError(f"{path} does not exist")
+        raise UploadRefused(f"{path} does not exist")
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a zip archive")
+        raise UploadRefused(f"{path} is a folder, not a zip archive")
+    if not path.is_file():   # a FIFO or a device would block or never end: never opened
+        raise UploadRefused(f"{path} is not a regular file (a pipe, a device or a socket), not a zip archive")
     try:
         declared = _declared_directory(path)
     except OSError as e:
-        raise DataError(f"{path} cannot be read: {e.strerror}") from None
+        raise UploadRefused(f"{path} cannot be read: {e.strerror}") from None
     if declared is not None:
         entries, directory_bytes = declared
         if entries > MAX_ZIP_ENTRIES:
-            raise DataError(f"{path} has {entries:,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
+            raise UploadRefused(f"{path} has {entries:,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
                             f"Use fewer images (a few thousand are plenty for a GAN).")
         if directory_bytes > MAX_CENTRAL_DIRECTORY_BYTES:
-            raise DataError(f"{path} has a table of contents of {_size(directory_bytes)} (the limit is "
+            raise UploadRefused(f"{path} has a table of contents of {_size(directory_bytes)} (the limit is "
                             f"{_size(MAX_CENTRAL_DIRECTORY_BYTES)}): it lists far more members than "
                             f"{MAX_ZIP_ENTRIES:,}")
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise DataError(f"{path} is not a zip archive (or it is damaged)") from None
+        raise UploadRefused(f"{path} is not a zip archive (or it is damaged)") from None
     if not infos:
-        raise DataError(f"{path} is an empty zip archive: it holds no files")
+        raise UploadRefused(f"{path} is an empty zip archive: it holds no files")
     if len(infos) > MAX_ZIP_ENTRIES:
-        raise DataError(f"{path} has {len(infos):,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
+        raise UploadRefused(f"{path} has {len(infos):,} entries; the limit is {MAX_ZIP_ENTRIES:,}. "
                         f"Use fewer images (a few thousand are plenty for a GAN).")
     images, others, total = [], [], 0
     for info in infos:
@@ -95,7 +97,7 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
         _check_member(path, info)
         total += info.file_size
         if total > MAX_ZIP_TOTAL_BYTES:
-            raise DataError(f"{path} unpacks to more than {_size(MAX_ZIP_TOTAL_BYTES)} (the limit), "
+            raise UploadRefused(f"{path} unpacks to more than {_size(MAX_ZIP_TOTAL_BYTES)} (the limit), "
                             f"reached at member '{name}'")
         norm = name.replace("\\", "/")
         if info.is_dir() or norm.endswith("/") or is_silent_skip(norm):
@@ -106,7 +108,7 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
             others.append(name)
     if not images:
         found = f"; it has {plural(len(others), 'other file')} ({_few(others)})" if others else ""
-        raise DataError(f"{path} contains no images ({', '.join(IMAGE_EXTENSIONS)}){found}")
+        raise UploadRefused(f"{path} contains no images ({', '.join(IMAGE_EXTENSIONS)}){found}")
     return images, others
 
 
@@ -130,7 +132,7 @@ def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
         why = (f"expands {ratio:,.0f}:1 to {_size(info.file_size)}, which looks like a zip bomb "
                f"(limit {MAX_COMPRESSION_RATIO}:1 above {_size(RATIO_CHECK_MIN_BYTES)})")
     if why:
-        raise DataError(f"{path} was rejected: member '{name}' {why}")
+        raise UploadRefused(f"{path} was rejected: member '{name}' {why}")
 
 
 def _declared_directory(path: Path) -> tuple[int, int] | None:
