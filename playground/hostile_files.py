@@ -1,0 +1,371 @@
+"""Campaigns against run folders edited, linked or replaced by hand (issue "nothing lost, nothing escapes").
+
+Used with a few cases by tests/test_run_folder_safety.py and with every case by
+scripts/reliability_report.py (benchmarks/reliability.md, section 6). Training never imports this.
+
+Each trial copies a small trained run, changes one thing in it (a refused ``--epochs``, training
+checkpoints slimmed away, truncated or edited; a folder or file of the run made a link to a folder
+or file outside it; a FIFO or a device put where a file should be; a file edited into nonsense),
+records every entry inside the run and outside it (bytes, link targets, kinds), runs the command a
+person would run (resume, sample, runs), and checks: the expected exit status, a message that names
+the problem, no Python traceback, no command left hanging, and — for every refusal — every entry
+inside and outside exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from . import checkpoint
+from .jobs import PROJECT_ROOT
+from .runs import Run
+
+# 64 images, batch 16: 4 steps an epoch; no quality figure. A 3-epoch run trains in a few seconds.
+SMALL = dict(dataset="mnist", data_source="bundled", max_images=64, batch_size=16, arch="dcgan",
+             g_filters=4, d_filters=4, z_dim=8, log_every=2, sample_count=16, device="cpu", threads=1,
+             seed=0, snapshot_schedule="1", keep_checkpoints=2, quality_samples=0)
+TIMEOUT_S = 120
+
+
+# ----------------------------------------------------------------------------- recording a folder
+def record(*roots: Path) -> dict:
+    """Every entry under ``roots`` (links not followed): regular files by sha256, links by target,
+    FIFOs, devices and sockets by kind."""
+    out = {}
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                p = os.path.join(dirpath, name)
+                st = os.lstat(p)
+                if stat.S_ISLNK(st.st_mode):
+                    out[p] = ("link", os.readlink(p))
+                elif stat.S_ISREG(st.st_mode):
+                    with open(p, "rb") as f:
+                        out[p] = ("file", hashlib.sha256(f.read()).hexdigest(), st.st_mode & 0o7777)
+                elif stat.S_ISDIR(st.st_mode):
+                    out[p] = ("dir",)
+                else:
+                    out[p] = ("special", stat.S_IFMT(st.st_mode))
+    return out
+
+
+def changes(before: dict, after: dict) -> list[str]:
+    keys = sorted(set(before) | set(after))
+    return [f"{k}: {before.get(k, ('absent',))[0]} -> {after.get(k, ('absent',))[0]}"
+            for k in keys if before.get(k) != after.get(k)]
+
+
+# ----------------------------------------------------------------------------- building cases
+def small_config(**over):
+    from .config import TrainConfig
+    return TrainConfig.from_dict({**TrainConfig().to_dict(), **SMALL, **over}).validate()
+
+
+def trained_run(path: Path, epochs: int = 3) -> Run:
+    """A finished run of ``epochs`` epochs (in this process)."""
+    from .worker import train_run
+    run = Run(path)
+    run.create(small_config(epochs=epochs))
+    if train_run(run, echo=False) != 0:
+        raise RuntimeError(f"the template run failed: {run.read_status().get('error')}")
+    return run
+
+
+def copy_run(template: Run, path: Path) -> Run:
+    shutil.copytree(template.path, path, symlinks=True)
+    for leftover in (".worker.lock", "worker.out"):
+        (path / leftover).unlink(missing_ok=True)
+    return Run(path)
+
+
+def train_stems(run: Run) -> list[Path]:
+    return sorted(p.with_suffix("") for p in run.checkpoints_dir.glob("train_step_*.json"))
+
+
+def rewrite_checkpoint(stem: Path, meta_edit=None, tensor_edit=None) -> None:
+    """Edit a checkpoint the way a determined person would: change the JSON or the tensors, then
+    recompute the size, the checksums and meta_sha256, so only the content checks can catch it."""
+    jpath, tpath = stem.with_suffix(".json"), stem.with_suffix(".safetensors")
+    meta = json.loads(jpath.read_text())
+    data = tpath.read_bytes()
+    if tensor_edit:
+        tensors = dict(st_load(data))
+        tensor_edit(tensors)
+        data = st_save(tensors)
+        tpath.write_bytes(data)
+    if meta_edit:
+        meta_edit(meta)
+    meta.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    meta.pop("meta_sha256", None)
+    meta["meta_sha256"] = checkpoint._meta_hash(meta)
+    jpath.write_text(json.dumps(meta))
+
+
+def _edit_config(run: Run, fn) -> None:
+    doc = json.loads(run.config_path.read_text())
+    fn(doc)
+    run.config_path.write_text(json.dumps(doc))
+
+
+def _nested(depth: int = 100_000) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _int8(tensors):
+    name = next(k for k in tensors if k.startswith("G.") and k.endswith("weight"))
+    tensors[name] = tensors[name].to(__import__("torch").int8)
+
+
+def _all_train(run, **kw):
+    for stem in train_stems(run):
+        rewrite_checkpoint(stem, **kw)
+
+
+def _truncate(p: Path) -> None:
+    p.write_bytes(p.read_bytes()[:100])
+
+
+# Resume refusals: (prepare(run) -> None, extra CLI args, words the message must hold).
+RESUME_REFUSALS = {
+    "--epochs 0 on a finished run": (lambda r: None, ["--epochs", "0"], "--epochs"),
+    "--epochs 2 on a finished 3-epoch run": (lambda r: None, ["--epochs", "2"], "fewer than the 3 epochs"),
+    "training checkpoints slimmed away (as in pretrained/)": (
+        lambda r: [p.unlink() for p in r.checkpoints_dir.glob("train_step_*")], [], "start a new run"),
+    "every training checkpoint truncated": (
+        lambda r: [_truncate(s.with_suffix(".safetensors")) for s in train_stems(r)], [], "no usable training checkpoint"),
+    "every training checkpoint's epoch edited": (
+        lambda r: [s.with_suffix(".json").write_text(s.with_suffix(".json").read_text().replace('"epoch": 3', '"epoch": 9').replace('"epoch": 2', '"epoch": 9'))
+                   for s in train_stems(r)], [], "edited by hand"),
+    "newest checkpoints gone, older epochs saved": (
+        lambda r: [p.unlink() for s in train_stems(r) for p in (s.with_suffix(".json"), s.with_suffix(".safetensors"))
+                   if s == train_stems(r)[-1] or True] and None, [], "start a new run"),
+    "config.json edited (g_filters)": (
+        lambda r: _edit_config(r, lambda d: d["config"].update(g_filters=8)), [], "edited"),
+    "config.json nested 100,000 deep": (lambda r: r.config_path.write_text(_nested()), [], "config.json"),
+    "config.json lr_d \"fast\"": (lambda r: _edit_config(r, lambda d: d["config"].update(lr_d="fast")), [], "lr_d"),
+    "config.json seed 10**30": (lambda r: _edit_config(r, lambda d: d["config"].update(seed=10**30)), [], "seed"),
+    "checkpoint epoch 10**30 (re-hashed)": (
+        lambda r: _all_train(r, meta_edit=lambda m: m.update(epoch=10**30)), [], "epoch"),
+    "garbage optimizer state (re-hashed)": (
+        lambda r: _all_train(r, meta_edit=lambda m: m.update(opt_g={"param_groups": "x", "scalars": 7})), [],
+        "optimizer state"),
+    "optimizer lr \"fast\" (re-hashed)": (
+        lambda r: _all_train(r, meta_edit=lambda m: m["opt_d"]["param_groups"][0].update(lr="fast")), [], "'lr'"),
+    "int8 weights (re-hashed)": (lambda r: _all_train(r, tensor_edit=_int8), [], "int8"),
+    "live lr_g \"fast\" (re-hashed)": (
+        lambda r: _all_train(r, meta_edit=lambda m: m.update(live={"lr_g": "fast"})), [], "lr_g"),
+}
+
+
+def _link(run: Run, name: str, outside: Path, target_kind: str = "dir") -> None:
+    entry = run.path / name
+    target = outside / f"target-{name.replace('/', '_')}"
+    if target_kind == "dir":
+        shutil.copytree(entry, target)  # the outside folder holds files with the run's own names
+        shutil.rmtree(entry)
+    else:
+        target.write_bytes(entry.read_bytes() if entry.exists() else b"outside\n")
+        entry.unlink(missing_ok=True)
+    entry.symlink_to(target)
+
+
+# Links out of the run: name of the entry made a link to a copy of itself outside the run.
+LINKED_ENTRIES = ("checkpoints", "samples", "log.txt", "status.json", "metrics.jsonl", "config.json",
+                  "checkpoints/snapshot_epoch_0003.json", "samples/epoch_003.png", "control.json")
+
+
+def _special(path: Path, kind: str) -> None:
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        try:  # a real character device node (/dev/zero's numbers); a link to /dev/zero without the right
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 5))
+        except (PermissionError, OSError):
+            path.symlink_to("/dev/zero")
+    else:
+        path.symlink_to("/dev/zero")
+
+
+SPECIAL_ENTRIES = ("status.json", "config.json", "metrics.jsonl", "control.json",
+                   "checkpoints/snapshot_epoch_0003.json", "checkpoints/snapshot_epoch_0003.safetensors")
+SPECIAL_KINDS = ("fifo", "device", "link to /dev/zero")
+
+
+# ----------------------------------------------------------------------------- running a command
+def run_cli(args: list[str], inline: bool = False, timeout: float = TIMEOUT_S) -> dict:
+    """Run ``python -m playground *args``: a real subprocess, or (``inline``, for the tests) cli.main
+    in this process with stderr captured. Returns exit, stderr, seconds, hung."""
+    t0 = time.monotonic()
+    if inline:
+        from .cli import main
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(args)
+        return {"exit": code, "stderr": err.getvalue(), "seconds": round(time.monotonic() - t0, 2), "hung": False}
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    try:
+        p = subprocess.run([sys.executable, "-m", "playground", *args], cwd=PROJECT_ROOT, env=env,
+                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return {"exit": p.returncode, "stderr": p.stderr, "seconds": round(time.monotonic() - t0, 2), "hung": False}
+    except subprocess.TimeoutExpired as e:
+        return {"exit": None, "stderr": str(e.stderr or ""), "seconds": round(time.monotonic() - t0, 2), "hung": True}
+
+
+def _verdict(case: str, result: dict, want_exit: int, needle: str, before: dict, after: dict,
+             must_not_change: bool) -> dict:
+    changed = changes(before, after)
+    problems = []
+    if result["hung"]:
+        problems.append(f"did not end within {TIMEOUT_S} s")
+    if result["exit"] != want_exit:
+        problems.append(f"exit {result['exit']}, not {want_exit}")
+    if "Traceback" in result["stderr"]:
+        problems.append("a Python traceback on stderr")
+    if needle and needle not in result["stderr"]:
+        problems.append(f"the message does not say {needle!r}")
+    if must_not_change and changed:
+        problems.append(f"{len(changed)} entr{'y' if len(changed) == 1 else 'ies'} changed: {changed[:3]}")
+    last = [ln for ln in result["stderr"].strip().splitlines() if ln.startswith("error:")]
+    return {"case": case, "exit": result["exit"], "seconds": result["seconds"], "changed": len(changed),
+            "message": (last[-1] if last else result["stderr"].strip()[-300:])[:400],
+            "survived": not problems, "problems": problems}
+
+
+def resume_refusal_trial(work: Path, template: Run, case: str, inline: bool = False) -> dict:
+    prepare, extra, needle = RESUME_REFUSALS[case]
+    run = copy_run(template, work / f"refusal-{abs(hash(case)) % 10**8}")
+    prepare(run)
+    before = record(run.path)
+    result = run_cli(["train", "--run-dir", str(run.path), "--resume", "--quiet", *extra], inline)
+    return _verdict(case, result, 2, needle, before, record(run.path), True)
+
+
+def link_trial(work: Path, template: Run, entry: str, command: str, inline: bool = False) -> dict:
+    """``entry`` of a copy of the template made a link to a copy outside; ``command`` is resume,
+    sample or start (a queued run whose folder has the link)."""
+    base = work / f"link-{entry.replace('/', '_')}-{command}"
+    outside = base / "outside"
+    outside.mkdir(parents=True)
+    if command == "start":
+        run = Run(base / "run")
+        run.create(small_config(epochs=1))
+        if entry in ("checkpoints", "samples"):
+            _link(run, entry, outside)
+        elif not (run.path / entry).parent.is_dir() or entry.startswith(("checkpoints/", "samples/")):
+            return {}
+        else:
+            _link(run, entry, outside, "file")
+    else:
+        run = copy_run(template, base / "run")
+        _link(run, entry, outside, "dir" if entry in ("checkpoints", "samples") else "file")
+    before = record(run.path, outside)
+    if command == "resume":
+        result = run_cli(["train", "--run-dir", str(run.path), "--resume", "--epochs", "4", "--quiet"], inline)
+        verdict = _verdict(f"{entry} → outside; resume", result, 2, "symbolic link", before,
+                           record(run.path, outside), True)
+    elif command == "sample":
+        out = base / "grid.png"
+        result = run_cli(["sample", "--run-dir", str(run.path), "--out", str(out), "--n", "4"], inline)
+        snapshot_linked = entry in ("checkpoints", "checkpoints/snapshot_epoch_0003.json")
+        verdict = _verdict(f"{entry} → outside; sample", result, 2 if snapshot_linked else 0,
+                           "" if not snapshot_linked else "snapshot", before, record(run.path, outside), True)
+    else:
+        result = run_cli(["train", "--run-dir", str(run.path), "--quiet"], inline)
+        after = record(outside)
+        verdict = _verdict(f"{entry} → outside; start", result, 2, "", {k: v for k, v in before.items()
+                                                                          if k.startswith(str(outside))},
+                           after, True)
+        if "symbolic link" not in json.dumps(run.read_status()):
+            verdict["problems"].append("the status does not name the link")
+            verdict["survived"] = False
+    return verdict
+
+
+def special_trial(work: Path, template: Run, entry: str, kind: str, command: str, inline: bool = False) -> dict:
+    """``entry`` replaced by a FIFO, a device or a link to /dev/zero; ``command``: resume, sample or
+    runs. Every command must end (no read without end, no open that blocks), exit as expected, and
+    leave the folder as it was."""
+    run = copy_run(template, work / f"special-{entry.replace('/', '_')}-{kind.split()[0]}-{command}")
+    _special(run.path / entry, kind)
+    before = record(run.path)
+    if command == "resume":
+        result = run_cli(["train", "--run-dir", str(run.path), "--resume", "--epochs", "4", "--quiet"], inline)
+        want, needle = 2, "not a regular file" if kind != "link to /dev/zero" else "symbolic link"
+        if entry == "config.json":
+            needle = "config.json"
+    elif command == "sample":
+        result = run_cli(["sample", "--run-dir", str(run.path), "--out", str(run.path.parent / f"{run.path.name}.png"),
+                          "--n", "4"], inline)
+        snap = entry.startswith("checkpoints/snapshot")
+        want, needle = (2, "snapshot") if snap else (2, "not a run folder") if entry == "config.json" else (0, "")
+    else:
+        result = run_cli(["runs", "--root", str(run.path.parent), "--json"], inline)
+        want, needle = 0, ""
+    return _verdict(f"{entry} = {kind}; {command}", result, want, needle, before, record(run.path), True)
+
+
+def fifo_in_images_trial(work: Path, inline: bool = False) -> dict:
+    """A folder of images holding a FIFO named fifo.png (and a link to /dev/zero named zero.png):
+    the worker skips both with a count and trains; nothing blocks."""
+    import numpy as np
+    from PIL import Image
+    images = work / "fifo-images"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(32):
+        Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(images / f"{i:02d}.png")
+    os.mkfifo(images / "fifo.png")
+    (images / "zero.png").symlink_to("/dev/zero")
+    run_dir = work / "fifo-run"
+    result = run_cli(["train", "--dataset", "folder", "--data-dir", str(images), "--image-size", "28",
+                      "--channels", "1", "--epochs", "1", "--batch-size", "16", "--arch", "mlp",
+                      "--g-hidden", "16", "--d-hidden", "16", "--z-dim", "8", "--quality-samples", "0",
+                      "--device", "cpu", "--threads", "1", "--run-dir", str(run_dir), "--quiet"], inline)
+    verdict = _verdict("fifo.png and a link to /dev/zero in --data-dir", result, 0, "", {}, {}, False)
+    log = (run_dir / "log.txt").read_text() if (run_dir / "log.txt").is_file() else ""
+    if "2 special files" not in log:
+        verdict["problems"].append("the log does not count the 2 special files")
+        verdict["survived"] = False
+    verdict["message"] = next((ln for ln in log.splitlines() if "special files" in ln), verdict["message"])[20:]
+    return verdict
+
+
+# Command-line flags with values that must be refused naming the flag, before anything is written.
+def flag_cases(work: Path, template: Run) -> dict:
+    unwritable = "/proc/self/no-such-folder/x.png"
+    return {
+        "sample --out into an unwritable place": (["sample", "--run-dir", str(template.path), "--out", unwritable], "--out"),
+        "sample --seed 99999999999999999999": (["sample", "--run-dir", str(template.path), "--out",
+                                                str(work / "s.png"), "--seed", "99999999999999999999"], "--seed"),
+        "train --device cuda:abc": (["train", "--device", "cuda:abc", "--runs-root", str(work / "flag-runs")], "device"),
+        "train --arch mlp with 8 hidden layers of 8192": (
+            ["train", "--arch", "mlp", "--g-hidden", ",".join(["8192"] * 8), "--d-hidden", ",".join(["8192"] * 8),
+             "--runs-root", str(work / "flag-runs")], "--g-hidden"),
+        "train --config nested 100,000 deep": (["train", "--config", str(work / "nested.json"),
+                                                "--runs-root", str(work / "flag-runs")], "--config"),
+        "train --lr-d fast": (["train", "--lr-d", "fast", "--runs-root", str(work / "flag-runs")], "lr_d"),
+    }
+
+
+def flag_trial(work: Path, template: Run, case: str, inline: bool = False) -> dict:
+    (work / "nested.json").write_text(_nested())
+    args, needle = flag_cases(work, template)[case]
+    before = record(template.path, work / "flag-runs") if (work / "flag-runs").exists() else record(template.path)
+    result = run_cli(args, inline)
+    after = record(template.path, work / "flag-runs") if (work / "flag-runs").exists() else record(template.path)
+    return _verdict(case, result, 2, needle, before, after, True)
