@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def cmd_train(args) -> int:
             raise UsageError("--resume continues a run with its own settings; only --epochs may be given "
                              f"(got {', '.join(sorted(_flag(x) for x in extra)) or '--preset/--config'})")
         run = Run(Path(args.run_dir))
-        if not run.config_path.is_file():
+        if not os.path.lexists(run.config_path):  # anything else there is for the resume check to name
             raise UsageError(f"--run-dir {args.run_dir}: there is no run to resume there")
         epochs = None
         if args.epochs is not None:
@@ -169,7 +170,7 @@ def cmd_sample(args) -> int:
 
     from . import sampling
     from .checkpoint import CheckpointError
-    from .runs import Run, RunError, atomic_write_bytes
+    from .runs import Run, RunError, atomic_write_bytes, entry_kind
 
     if not 1 <= args.n <= 10_000:
         raise UsageError(f"--n must be between 1 and 10000, got {args.n}")
@@ -179,8 +180,13 @@ def cmd_sample(args) -> int:
     if out.suffix.lower() not in (".png", ".npy"):
         raise UsageError(f"--out must end in .png or .npy, got {args.out}")
     run = Run(Path(args.run_dir))
+    if entry_kind(run.config_path):
+        raise UsageError(f"--run-dir {args.run_dir}: {run.config_path} is {entry_kind(run.config_path)}, "
+                         "not a run's config.json: refused")
     if not run.config_path.is_file():
         raise UsageError(f"--run-dir {args.run_dir}: not a run folder (no config.json)")
+    for entry in run.unsafe_entries():  # never read; said so, since the newest snapshot may be skipped
+        print(f"note: {entry}: left alone (a run folder holds only regular files and folders)", file=sys.stderr)
     try:
         G, _, meta = sampling.load_snapshot(run, args.epoch)
         x = sampling.generate(G, args.n, seed=args.seed, label=args.label)

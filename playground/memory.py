@@ -1,7 +1,7 @@
 """How much memory a model needs to train, estimated before a byte of it is allocated.
 
 Layer sizes are validated one by one (each hidden layer up to 8192 units), but eight such layers in
-G and D make two billion weights: about 30 GB with gradients and both Adam moments. Training that
+G and D make nearly a billion weights: about 16 GB with gradients and both Adam moments. Training that
 would be killed by the kernel, or take the machine down with it, so it is refused with the estimate.
 The models are built on PyTorch's "meta" device, which records shapes and allocates nothing.
 """
@@ -16,7 +16,8 @@ import torch
 from .config import ConfigError, TrainConfig
 from .models import build_models
 
-SHARE_OF_MEMORY = 0.8        # refuse a model that would need more than this share of the device
+SHARE_OF_MEMORY = 0.5        # refuse a model that needs more than this share of the free memory:
+                             # the server, the browser and other runs live in the rest
 BYTES_PER_PARAMETER = 16     # float32 weight, gradient and Adam's two moments
 _KNOWN = {"mnist": (1, 28, 10), "fashion-mnist": (1, 28, 10), "cifar10": (3, 32, 10)}
 
@@ -49,13 +50,17 @@ def training_bytes(spec, batch_size: int) -> tuple[int, int]:
 
 
 def device_bytes(device) -> int | None:
-    """Total memory of the training device (host RAM for the CPU), or None when unknown."""
+    """Free memory of the training device (the kernel's MemAvailable for the CPU), or None when unknown."""
     device = torch.device(device)
     try:
         if device.type == "cuda":
-            return torch.cuda.get_device_properties(device.index or 0).total_memory
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, RuntimeError, AssertionError):
+            return torch.cuda.mem_get_info(device.index or 0)[0]
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, RuntimeError, AssertionError, IndexError):
         return None
 
 
@@ -66,10 +71,11 @@ def check(spec, cfg: TrainConfig, device) -> None:
     if have is None or need <= SHARE_OF_MEMORY * have:
         return
     where = "the GPU" if torch.device(device).type == "cuda" else "this machine"
+    share = f"{SHARE_OF_MEMORY:.0%} of the {have / 1e9:,.1f} GB {where} has free"
     fields = ("g_hidden", "d_hidden") if cfg.arch in ("mlp", "toy") else ("g_filters", "d_filters")
     msg = (f"these layer sizes make {params / 1e6:,.0f} million weights, which need about {need / 1e9:,.1f} GB "
-           f"to train (weights, gradients, Adam's moments and a batch of {cfg.batch_size}); {where} has "
-           f"{have / 1e9:,.1f} GB. Use smaller layers or a smaller batch")
+           f"to train (weights, gradients, Adam's moments and a batch of {cfg.batch_size}), more than {share}. "
+           "Use smaller layers or a smaller batch")
     raise ConfigError({fields[0]: f"{msg} (--{fields[0].replace('_', '-')}, --{fields[1].replace('_', '-')})"})
 
 
@@ -88,10 +94,10 @@ def guess_spec(cfg: TrainConfig):
 
 
 def check_config(cfg: TrainConfig) -> None:
-    """check() against the device the config names (the CPU when it names none that exists here)."""
+    """check() before a run folder exists (the CLI, the dashboard's Start), for runs on the CPU.
+    A GPU run is checked by its worker: asking the GPU here would hold a CUDA context in the server."""
     name = cfg.device
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        name = "cpu"
-    check(guess_spec(cfg), cfg, name)
+    if name == "cpu":
+        check(guess_spec(cfg), cfg, "cpu")

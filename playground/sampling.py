@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from . import checkpoint
 from .models import ModelSpec, build_models
-from .runs import Run, RunError
+from .runs import Run, RunError, UnsafeEntry, entry_kind
 
 GRID_PAD = 2
 TOY_EXTENT = 5.0       # toy plots show [-5, 5]²
@@ -128,6 +128,9 @@ def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool
     depends on the code's defaults."""
     epochs = run.snapshot_epochs()
     if not epochs:
+        kind = entry_kind(run.checkpoints_dir)
+        if kind:  # listed as empty because it is never followed: say so
+            raise UnsafeEntry(f"{run.checkpoints_dir} is {kind}, not a folder inside the run folder: refused")
         raise RunError(f"{run.path} has no generator snapshots yet")
     if epoch is None:
         epoch = epochs[-1]

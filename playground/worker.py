@@ -138,6 +138,16 @@ def train_run(run: Run, *, resume: bool = False, epochs: int | None = None, echo
         log(f"Not started: {e}")
         return EXIT_FAILED
     try:
+        unsafe = [] if resume else run.unsafe_entries()  # a resume was checked by plan_resume
+        if unsafe:
+            msg = (f"{run.path} holds entries that are not regular files or folders: {'; '.join(unsafe[:3])}. "
+                   "A run folder holds only what the trainer wrote; refused")
+            log(f"FAILED: {msg}")  # (a log.txt that is a link is left alone by the log itself)
+            try:  # replaces a status.json link by a file; never writes through it
+                run.write_status(state="failed", epoch=0, step=0, error=msg, message=msg)
+            except (OSError, RunError):
+                pass
+            return EXIT_USAGE
         status = run.read_status()
         claimed = status.get("state") == "running" and status.get("pid") == os.getpid()  # by the job manager
         if not resume and status.get("state") not in ("queued", None) and not claimed:
@@ -190,11 +200,6 @@ def _train_locked(run: Run, log, status: dict, *, plan, epochs: int | None) -> i
 
     writer = _StatusWriter(run)
     try:
-        if not resume:  # a resume was checked by plan_resume; a new run must be as clean
-            unsafe = run.unsafe_entries()
-            if unsafe:
-                raise RunError(f"{run.path} holds entries that are not regular files or folders: "
-                               f"{'; '.join(unsafe[:3])}; refused")
         removed = run.remove_leftovers()
         if removed:
             log(f"Removed {len(removed)} unfinished file(s) of an interrupted worker: {', '.join(sorted(removed)[:5])}")
