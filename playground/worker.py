@@ -184,11 +184,11 @@ def _refuse(run: Run, message: str) -> int:
 
 def _train_locked(run: Run, log, status: dict, *, plan, epochs: int | None) -> int:
     resume = plan is not None
-    stop = {"flag": False, "loop": False}
+    stop = {"flag": False, "setup": False}
 
     def on_signal(signum, frame):
         stop["flag"] = True
-        if not stop["loop"]:  # loading data or building: nothing to save, so stop right here
+        if stop["setup"]:  # loading data or building the models: nothing to save, so stop right here
             raise _StopRequested(signum)
         log(f"Received signal {signum}: stopping after the current step.")
 
@@ -217,31 +217,33 @@ def _train_locked(run: Run, log, status: dict, *, plan, epochs: int | None) -> i
         writer.write(dict(state="running", epoch=epoch0, step=step0, epochs=cfg.epochs, pid=os.getpid(),
                           heartbeat=time.time(), message="loading data"))
         writer.start()
-        device = pick_device(cfg.device)
-        data = load_dataset(cfg.dataset, data_dir=cfg.data_dir or None, image_size=cfg.image_size or None,
-                            channels=cfg.channels or None, max_images=cfg.max_images or None,
-                            seed=cfg.seed, source=cfg.data_source, device=device, log=log)
-        if data.info.skipped:
-            log(f"Skipped files: {data.info.skipped}")
-        spec = model_spec(cfg, data.info)
-        memory.check(spec, cfg, pick_device(cfg.device))  # before a byte of the models is allocated
-        old = run.read_config_doc()
-        if resume and old.get("model") not in (None, spec.to_dict()):
-            raise CheckpointError("config.json no longer describes the model this run trained "
-                                  "(was it edited by hand?)")
-        run.write_config(cfg, data=dataclasses.asdict(data.info), model=spec.to_dict())
-        trainer = Trainer(run, cfg, data, device, Hooks(should_stop=lambda: stop["flag"],
-                                                        on_status=writer.write, log=log),
-                          resume=plan.checkpoint if resume else False)
-        stop["loop"] = True
-        if stop["flag"]:
-            raise _StopRequested(signal.SIGTERM)
+        stop["setup"] = True
+        try:  # a signal in here (a data load that blocks, say) ends the worker at once
+            if stop["flag"]:
+                raise _StopRequested(signal.SIGTERM)
+            device = pick_device(cfg.device)
+            data = load_dataset(cfg.dataset, data_dir=cfg.data_dir or None, image_size=cfg.image_size or None,
+                                channels=cfg.channels or None, max_images=cfg.max_images or None,
+                                seed=cfg.seed, source=cfg.data_source, device=device, log=log)
+            if data.info.skipped:
+                log(f"Skipped files: {data.info.skipped}")
+            spec = model_spec(cfg, data.info)
+            memory.check(spec, cfg, device)  # before a byte of the models is allocated
+            old = run.read_config_doc()
+            if resume and old.get("model") not in (None, spec.to_dict()):
+                raise CheckpointError("config.json no longer describes the model this run trained "
+                                      "(was it edited by hand?)")
+            run.write_config(cfg, data=dataclasses.asdict(data.info), model=spec.to_dict())
+            trainer = Trainer(run, cfg, data, device, Hooks(should_stop=lambda: stop["flag"],
+                                                            on_status=writer.write, log=log),
+                              resume=plan.checkpoint if resume else False)
+        finally:
+            stop["setup"] = False  # from here a signal stops the loop after its step (a checkpoint first)
         trainer.fit()
         writer.stop()
         _start_queued(run)
         return EXIT_OK
     except _StopRequested as e:
-        stop["loop"] = True  # a second signal now only sets the flag
         log(f"Received signal {e.args[0]} before training started: stopped.")
         writer.stop()
         last = {k: v for k, v in writer.last.items() if k not in ("state", "message", "updated", "format_version")}
