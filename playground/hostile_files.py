@@ -20,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -154,6 +155,7 @@ def _drop(stems) -> None:
 RESUME_REFUSALS = {
     "--epochs 0 on a finished run": (lambda r: None, ["--epochs", "0"], "--epochs"),
     "--epochs 2 on a finished 3-epoch run": (lambda r: None, ["--epochs", "2"], "fewer than the 3 epochs"),
+    "no --epochs on a finished run": (lambda r: None, [], "asks for no more"),
     "training checkpoints slimmed away (as in pretrained/)": (
         lambda r: [p.unlink() for p in r.checkpoints_dir.glob("train_step_*")], [], "start a new run"),
     "every training checkpoint truncated": (
@@ -224,9 +226,24 @@ def run_cli(args: list[str], inline: bool = False, timeout: float = TIMEOUT_S) -
     if inline:
         from .cli import main
         err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            code = main(args)
-        return {"exit": code, "stderr": err.getvalue(), "seconds": round(time.monotonic() - t0, 2), "hung": False}
+
+        def hung(signum, frame):
+            raise _Hung()
+
+        old = signal.signal(signal.SIGALRM, hung)
+        outer = signal.alarm(int(timeout))
+        try:
+            with contextlib.redirect_stderr(err):
+                code = main(args)
+            stuck = False
+        except _Hung:  # a read without end or an open that blocks: the very thing checked for
+            code, stuck = None, True
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+            if outer:
+                signal.alarm(max(1, outer - int(time.monotonic() - t0)))
+        return {"exit": code, "stderr": err.getvalue(), "seconds": round(time.monotonic() - t0, 2), "hung": stuck}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     try:
@@ -235,6 +252,10 @@ def run_cli(args: list[str], inline: bool = False, timeout: float = TIMEOUT_S) -
         return {"exit": p.returncode, "stderr": p.stderr, "seconds": round(time.monotonic() - t0, 2), "hung": False}
     except subprocess.TimeoutExpired as e:
         return {"exit": None, "stderr": str(e.stderr or ""), "seconds": round(time.monotonic() - t0, 2), "hung": True}
+
+
+class _Hung(BaseException):
+    """Raised by SIGALRM in an inline command that ran past its time."""
 
 
 def _verdict(case: str, result: dict, want_exit: int, needle: str, before: dict, after: dict,

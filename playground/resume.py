@@ -101,9 +101,13 @@ def plan_resume(run: Run, epochs: int | None = None) -> ResumePlan:
                             f"{done + 1}–{saved} away"
                             + (f" ({'; '.join(damaged[:2])})" if damaged else "")
                             + f". Nothing was changed. Restore the newer checkpoint files, or {new_run_hint(run)}")
+    asked = f"--epochs {cfg.epochs}" if epochs is not None else f"config.json's epochs ({cfg.epochs})"
     if cfg.epochs < max(done, saved):
-        raise ResumeRefused(f"--epochs {cfg.epochs} is fewer than the {max(done, saved)} epochs this run has; "
+        raise ResumeRefused(f"{asked} is fewer than the {max(done, saved)} epochs this run has; "
                             f"give --epochs {max(done, saved) + 1} or more to train it further. Nothing was changed")
+    if status.get("state") == "finished" and cfg.epochs <= done:
+        raise ResumeRefused(f"the run has finished its {done} epochs, and {asked} asks for no more; give "
+                            f"--epochs {done + 1} or more to train it further. Nothing was changed")
     notes += [f"Skipping checkpoint {d}" for d in damaged]
     return ResumePlan(cfg, chosen, done, notes)
 
