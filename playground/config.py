@@ -199,14 +199,19 @@ def _short(v) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _num(x) -> str:
+    """A bound as a person writes it: 2147483647, not 2.14748e+09; 0.0001, not 0.000100000."""
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
 def _range(errors, name, value, lo, hi, *, lo_open=False, what="a number"):
     bad = not math.isfinite(value) if isinstance(value, float) else False
     if not bad:
         bad = value <= lo if lo_open else value < lo
         bad = bad or value > hi
     if bad:
-        lo_txt = f"greater than {lo:g}" if lo_open else f"at least {lo:g}"
-        errors[name] = f"must be {what} {lo_txt} and at most {hi:g}, got {_short(value)}"
+        lo_txt = f"greater than {_num(lo)}" if lo_open else f"at least {_num(lo)}"
+        errors[name] = f"must be {what} {lo_txt} and at most {_num(hi)}, got {_short(value)}"
 
 
 def _choice(errors, name, value, allowed):

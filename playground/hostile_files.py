@@ -225,7 +225,7 @@ def run_cli(args: list[str], inline: bool = False, timeout: float = TIMEOUT_S) -
     t0 = time.monotonic()
     if inline:
         from .cli import main
-        err = io.StringIO()
+        err, out = io.StringIO(), io.StringIO()
 
         def hung(signum, frame):
             raise _Hung()
@@ -233,7 +233,7 @@ def run_cli(args: list[str], inline: bool = False, timeout: float = TIMEOUT_S) -
         old = signal.signal(signal.SIGALRM, hung)
         outer = signal.alarm(int(timeout))
         try:
-            with contextlib.redirect_stderr(err):
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
                 code = main(args)
             stuck = False
         except _Hung:  # a read without end or an open that blocks: the very thing checked for
@@ -243,19 +243,28 @@ def run_cli(args: list[str], inline: bool = False, timeout: float = TIMEOUT_S) -
             signal.signal(signal.SIGALRM, old)
             if outer:
                 signal.alarm(max(1, outer - int(time.monotonic() - t0)))
-        return {"exit": code, "stderr": err.getvalue(), "seconds": round(time.monotonic() - t0, 2), "hung": stuck}
+        return {"exit": code, "stderr": err.getvalue(), "stdout": out.getvalue(),
+                "seconds": round(time.monotonic() - t0, 2), "hung": stuck}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     try:
         p = subprocess.run([sys.executable, "-m", "playground", *args], cwd=PROJECT_ROOT, env=env,
                            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        return {"exit": p.returncode, "stderr": p.stderr, "seconds": round(time.monotonic() - t0, 2), "hung": False}
+        return {"exit": p.returncode, "stderr": p.stderr, "stdout": p.stdout,
+                "seconds": round(time.monotonic() - t0, 2), "hung": False}
     except subprocess.TimeoutExpired as e:
         return {"exit": None, "stderr": str(e.stderr or ""), "seconds": round(time.monotonic() - t0, 2), "hung": True}
 
 
 class _Hung(BaseException):
     """Raised by SIGALRM in an inline command that ran past its time."""
+
+
+def _json_rows(result: dict) -> list[dict]:
+    try:
+        return json.loads(result.get("stdout") or "[]")
+    except ValueError:
+        return []
 
 
 def _verdict(case: str, result: dict, want_exit: int, needle: str, before: dict, after: dict,
@@ -320,7 +329,9 @@ def link_trial(work: Path, template: Run, entry: str, command: str, inline: bool
         verdict = _verdict(f"{entry} → outside; start", result, 2, "", {k: v for k, v in before.items()
                                                                           if k.startswith(str(outside))},
                            after, True)
-        if "symbolic link" not in json.dumps(run.read_status()):
+        status_error = str(run.read_status().get("error"))
+        verdict["message"] = status_error[:700]
+        if "symbolic link" not in status_error:
             verdict["problems"].append("the status does not name the link")
             verdict["survived"] = False
     return verdict
@@ -343,6 +354,10 @@ def special_trial(work: Path, template: Run, entry: str, kind: str, command: str
     else:
         result = run_cli(["runs", "--root", str(run.path.parent), "--json"], inline)
         want, needle = 0, ""
+        if not result["stderr"]:
+            listed = [r for r in _json_rows(result) if r.get("run") == str(run.path)]
+            result["stderr"] = (f"listed as {listed[0].get('state')}" if listed else
+                                "not listed (its config.json is not a regular file)")
     return _verdict(f"{entry} = {kind}; {command}", result, want, needle, before, record(run.path), True)
 
 

@@ -80,7 +80,7 @@ def plan_resume(run: Run, epochs: int | None = None) -> ResumePlan:
             chosen = _verified(run, stem, cfg, doc)
             break
         except _Disagrees as e:  # the checkpoint is sound; config.json is what changed
-            raise ResumeRefused(f"{run.config_path}: {e}. Nothing was changed. Put back the settings the "
+            raise ResumeRefused(f"{run.config_path}: {e} Nothing was changed. Put back the settings the "
                                 f"run trained with, or {new_run_hint(run)}") from None
         except checkpoint.CheckpointError as e:
             damaged.append(f"{stem.name}: {e}")
@@ -131,10 +131,10 @@ def _verified(run: Run, stem, cfg: TrainConfig, doc: dict):
     differ = sorted(k for k, v in cfg.to_dict().items() if k != "epochs" and saved_cfg.get(k) != v)
     if differ:
         was = ", ".join(f"{k}: {saved_cfg.get(k)!r}"[:80] for k in differ[:5])
-        raise _Disagrees(f"the run was trained with other settings than config.json now holds ({was}); "
-                         "was config.json edited?")
+        raise _Disagrees(f"the run was trained with other settings than config.json now holds ({was}): "
+                         "was config.json edited by hand?")
     if doc.get("model") is not None and meta.get("model") != doc["model"]:
-        raise _Disagrees("its 'model' entry no longer describes the model the run trained (was it edited?)")
+        raise _Disagrees("its 'model' entry no longer describes the model the run trained: was it edited by hand?")
     live = meta.get("live") or {}
     if not isinstance(live, dict):
         raise checkpoint.CheckpointError("its live settings are damaged: not an object")

@@ -411,7 +411,8 @@ def folder_campaign(work: Path) -> dict:
     import playground.hostile_files as HF
     work.mkdir(parents=True, exist_ok=True)
     template = HF.trained_run(work / "template", epochs=3)
-    out: dict = {"refusals": [], "links": [], "special": [], "flags": [], "fifo": [], "processes": []}
+    out: dict = {"refusals": [], "links": [], "special": [], "flags": [], "fifo": [], "processes": [],
+                 "work": str(work)}
     for case in HF.RESUME_REFUSALS:
         out["refusals"].append(HF.resume_refusal_trial(work, template, case, inline=True))
         log(f"refusal {case}: {out['refusals'][-1]['survived']} {out['refusals'][-1]['problems']}")
@@ -449,7 +450,7 @@ def folder_section(res: dict) -> list[str]:
     def table(trials, what):
         lines = [row(what, "exit", "entries changed", "seconds", "survived", "message"), row(*["---"] * 6)]
         for r in trials:
-            msg = r["message"].replace("error: ", "")
+            msg = r["message"].replace("error: ", "").replace(res["work"], "<work>")
             lines.append(row(r["case"], r["exit"], r["changed"], r["seconds"],
                              "yes" if r["survived"] else f"NO: {r['problems']}", msg[:220]))
         return lines
