@@ -128,6 +128,21 @@ def unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch
     return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
 
 
+def check_fits_file(spec, meta: dict, with_d: bool, what: str) -> None:
+    """A model description must not build more weights than its tensor file holds: an edited
+    description (8 layers of 8192 units, say) would otherwise allocate gigabytes before the
+    weights failed to fit. Weights take at least 2 bytes each (float16 snapshots)."""
+    from .models import build_models
+
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        G, D = build_models(spec)
+    n = sum(p.numel() for p in G.parameters()) + (sum(p.numel() for p in D.parameters()) if with_d else 0)
+    size = int(meta.get("bytes") or 0)
+    if 2 * n > size + 1024:
+        raise CheckpointError(f"{what}: its model description asks for {n:,} weights, more than its "
+                              f"tensor file of {size:,} bytes holds (was it edited?)")
+
+
 def load_module_state(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
     """``load_state_dict`` with a message that says which part does not fit."""
     try:

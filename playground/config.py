@@ -125,7 +125,7 @@ class TrainConfig:
                 continue
             try:
                 kwargs[k] = _coerce(k, known[k], v)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, OverflowError) as e:
                 errors[k] = str(e)
         if errors:
             raise ConfigError(errors)
@@ -184,7 +184,7 @@ def _coerce(name: str, f: dataclasses.Field, v):
             raise ValueError(f"must be a list of layer sizes such as 256,512,1024, got {_short(v)}")
         try:
             return tuple(int(x) for x in v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # int(inf) overflows
             raise ValueError(f"must be a list of whole numbers such as 256,512,1024, got {_short(v)}") from None
     if isinstance(default, str):
         if not isinstance(v, str):

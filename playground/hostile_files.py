@@ -387,6 +387,41 @@ def fifo_in_images_trial(work: Path, inline: bool = False) -> dict:
     return verdict
 
 
+def _snapshot(run: Run) -> Path:
+    return run.checkpoints_dir / "snapshot_epoch_0003"
+
+
+def _huge_model(meta):
+    meta["model"].update(arch="mlp", g_hidden=[8192] * 8, d_hidden=[8192] * 8)
+
+
+# Snapshots edited by hand, then sampled: (prepare(run), words the message must hold).
+EDITED_SNAPSHOTS = {
+    "snapshot model made 8 layers of 8192 (re-hashed)": (
+        lambda r: rewrite_checkpoint(_snapshot(r), meta_edit=_huge_model), "weights"),
+    "snapshot int8 weights (re-hashed)": (lambda r: rewrite_checkpoint(_snapshot(r), tensor_edit=_int8), "int8"),
+    "snapshot JSON nested 100,000 deep": (lambda r: _snapshot(r).with_suffix(".json").write_text(_nested()), "JSON"),
+    "snapshot epoch 10**30 (re-hashed)": (
+        lambda r: rewrite_checkpoint(_snapshot(r), meta_edit=lambda m: m.update(epoch=10**30)), "epoch"),
+    "snapshot 'bytes' 2**62 (re-hashed)": (
+        lambda r: _edit_json(_snapshot(r).with_suffix(".json"),
+                             lambda m: m.update(bytes=2**62, meta_sha256=checkpoint._meta_hash({**m, "bytes": 2**62}))),
+        "tensor file"),
+}
+
+
+def edited_snapshot_trial(work: Path, template: Run, case: str, inline: bool = False) -> dict:
+    """Sample epoch 3 of a run whose snapshot was edited: exit 2 naming the problem, nothing allocated
+    beyond the file's own size, nothing changed."""
+    prepare, needle = EDITED_SNAPSHOTS[case]
+    run = copy_run(template, work / f"snapshot-{abs(hash(case)) % 10**8}")
+    prepare(run)
+    before = record(run.path)
+    result = run_cli(["sample", "--run-dir", str(run.path), "--epoch", "3", "--out",
+                      str(run.path.parent / f"{run.path.name}.png")], inline)
+    return _verdict(case, result, 2, needle, before, record(run.path), True)
+
+
 # Command-line flags with values that must be refused naming the flag, before anything is written.
 def flag_cases(work: Path, template: Run) -> dict:
     unwritable = "/proc/self/no-such-folder/x.png"

@@ -145,8 +145,9 @@ def _verified(run: Run, stem, cfg: TrainConfig, doc: dict):
     try:
         spec = ModelSpec.from_dict(meta["model"])
         spec.validate()
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise checkpoint.CheckpointError(f"its model description is damaged: {e}") from None
+    checkpoint.check_fits_file(spec, meta, with_d=True, what=stem.name)
     G, D = build_models(spec)
     checkpoint.load_module_state(G, checkpoint.unprefixed("G", tensors), "generator")
     checkpoint.load_module_state(D, checkpoint.unprefixed("D", tensors), "discriminator")

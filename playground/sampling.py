@@ -141,8 +141,9 @@ def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool
     try:
         spec = ModelSpec.from_dict(meta["model"])
         spec.validate()
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise checkpoint.CheckpointError(f"snapshot of epoch {epoch} has an invalid model description: {e}") from None
+    checkpoint.check_fits_file(spec, meta, with_d=False, what=f"snapshot of epoch {epoch}")
     G, D = build_models(spec)
     checkpoint.load_module_state(G, {k: v.float() for k, v in checkpoint.unprefixed("G", tensors).items()},
                                  "generator")

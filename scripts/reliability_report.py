@@ -411,7 +411,7 @@ def folder_campaign(work: Path) -> dict:
     import playground.hostile_files as HF
     work.mkdir(parents=True, exist_ok=True)
     template = HF.trained_run(work / "template", epochs=3)
-    out: dict = {"refusals": [], "links": [], "special": [], "flags": [], "fifo": [], "processes": [],
+    out: dict = {"refusals": [], "links": [], "special": [], "snapshots": [], "flags": [], "fifo": [], "processes": [],
                  "work": str(work)}
     for case in HF.RESUME_REFUSALS:
         out["refusals"].append(HF.resume_refusal_trial(work, template, case, inline=True))
@@ -428,6 +428,9 @@ def folder_campaign(work: Path) -> dict:
                 r = HF.special_trial(work, template, entry, kind, command, inline=True)
                 out["special"].append(r)
                 log(f"special {r['case']}: {r['survived']} {r['problems']}")
+    for case in HF.EDITED_SNAPSHOTS:
+        out["snapshots"].append(HF.edited_snapshot_trial(work, template, case, inline=True))
+        log(f"snapshot {case}: {out['snapshots'][-1]['survived']} {out['snapshots'][-1]['problems']}")
     out["fifo"].append(HF.fifo_in_images_trial(work / "inline", inline=True))
     for case in HF.flag_cases(work, template):
         out["flags"].append(HF.flag_trial(work, template, case, inline=True))
@@ -457,6 +460,7 @@ def folder_section(res: dict) -> list[str]:
 
     groups = [("refusals", "A resume that must be refused"), ("links", "An entry made a link out of the run"),
               ("special", "An entry replaced by a FIFO, a device or a link to /dev/zero"),
+              ("snapshots", "A snapshot edited by hand, then sampled"),
               ("fifo", "Special files in an image folder"), ("flags", "A bad flag"),
               ("processes", "Again as real processes (`python -m playground …`)")]
     total = sum(len(res[k]) for k, _ in groups)
@@ -542,7 +546,7 @@ def main(argv=None) -> int:
             log("6. edited, linked and special run folders")
             fo = folder_campaign(work / "folders")
             sections.append(folder_section(fo))
-            t = [r for k in ("refusals", "links", "special", "fifo", "flags", "processes") for r in fo[k]]
+            t = [r for k in ("refusals", "links", "special", "snapshots", "fifo", "flags", "processes") for r in fo[k]]
             ok = sum(r["survived"] for r in t)
             summary.append(row("6. run folders edited, linked, special; bad flags", len(t), ok,
                                f"{len(t) - ok} trials; {sum(r['changed'] for r in t)} entries changed"))

@@ -185,6 +185,11 @@ def test_bad_flags_exit_2_naming_the_flag_and_write_nothing(tmp_path, template, 
     assert not (tmp_path / "flag-runs").exists() or not any((tmp_path / "flag-runs").iterdir())
 
 
+@pytest.mark.parametrize("case", list(H.EDITED_SNAPSHOTS))
+def test_edited_snapshot_is_refused_before_anything_is_built(tmp_path, template, case):
+    _ok(H.edited_snapshot_trial(tmp_path, template, case, inline=True))
+
+
 def test_huge_layers_are_refused_with_the_estimated_memory(tmp_path, template):
     verdict = H.flag_trial(tmp_path, template, "train --arch mlp with 8 hidden layers of 8192", inline=True)
     assert "GB" in verdict["message"] and "million weights" in verdict["message"]
