@@ -647,14 +647,29 @@ def _whole(v, hi: int = 2**53) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < hi
 
 
+# Fields of a metrics line that readers do arithmetic on: a number or null, nothing else.
+_NUMBER_FIELDS = ("loss_d", "loss_g", "d_real", "d_fake", "score_real", "score_fake", "grad_norm_d",
+                  "grad_norm_g", "images_per_s", "epoch_seconds", "time", "diversity", "class_diversity",
+                  "old", "new")
+_TEXT_FIELDS = ("type", "field", "kind", "message", "advice")
+
+
+def _number(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
 def _metrics_record(line: bytes) -> dict | None:
-    """One metrics line as a record, or None when it is not one (torn, not JSON, not an object, or
-    an epoch/step that is not a whole number)."""
+    """One metrics line as a record, or None when it is not one: torn, not JSON, not an object, an
+    epoch or step that is not a whole number, or a field of the wrong type (a loss that is text, a
+    quality that is not an object): a line edited by hand must not break a reader's arithmetic."""
     try:
         rec = json.loads(line)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(rec, dict) or not all(_whole(rec[k]) for k in ("epoch", "step") if k in rec):
+    if (not isinstance(rec, dict) or not all(_whole(rec[k]) for k in ("epoch", "step") if k in rec)
+            or not all(_number(rec[k]) for k in _NUMBER_FIELDS if k in rec)
+            or not all(isinstance(rec[k], str) for k in _TEXT_FIELDS if k in rec)
+            or not isinstance(rec.get("quality", {}), (dict, type(None)))):
         return None
     return rec
 

@@ -87,15 +87,26 @@ def test_one_epoch_behind_is_still_resumed(tmp_path, template):
     assert rel.epoch_lines(run) == [1, 2, 3, 4] and run.sample_epochs() == [0, 1, 2, 3, 4]
 
 
-def test_bad_metrics_line_is_skipped_and_reported(tmp_path, template):
+BAD_METRICS_LINES = [
+    {"type": "epoch", "epoch": "x", "step": 1},                    # the example
+    {"type": "step", "epoch": 1, "step": 3, "loss_d": "x", "loss_g": {"a": 1}},
+    {"type": "epoch", "epoch": 2, "step": 8, "loss_d": 1.0, "quality": "q"},   # the monitor reads quality
+    {"type": "event", "epoch": 2, "step": 8, "kind": 5, "message": ["m"]},
+    {"type": "change", "epoch": 2, "step": 8, "field": "lr_d", "old": "a", "new": "b"},
+    {"type": ["step"], "epoch": 10**30},
+]
+
+
+def test_bad_metrics_lines_are_skipped_and_reported(tmp_path, template):
     run = H.copy_run(template, tmp_path / "r")
+    n = sum(1 for _ in open(run.metrics_path))
     with open(run.metrics_path, "a") as f:
-        f.write(json.dumps({"type": "epoch", "epoch": "x", "step": 1}) + "\n")
+        f.write("".join(json.dumps(b) + "\n" for b in BAD_METRICS_LINES))
     assert len(run.read_metrics()[0]) == len(H.copy_run(template, tmp_path / "c").read_metrics()[0])
-    assert run.bad_metrics_lines() == [sum(1 for _ in open(run.metrics_path))]
+    assert run.bad_metrics_lines() == list(range(n + 1, n + 1 + len(BAD_METRICS_LINES)))
     assert train_run(run, resume=True, epochs=4, echo=False) == 0
-    assert "skipped 1 line(s) that are not valid records" in run.log_path.read_text()
-    assert rel.epoch_lines(run) == [1, 2, 3, 4]
+    assert f"skipped {len(BAD_METRICS_LINES)} line(s) that are not valid records" in run.log_path.read_text()
+    assert rel.epoch_lines(run) == [1, 2, 3, 4] and run.bad_metrics_lines() == []
 
 
 def test_control_file_edited_into_nonsense_does_not_end_the_run(tmp_path, template):
