@@ -455,8 +455,9 @@ class Run:
                 return {"state": "queued", "epoch": 0, "step": 0}
             msg = f"{e}; resume the run to continue from its last checkpoint"
             return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
-        if not isinstance(st, dict):
-            msg = f"{self.status_path} is not a JSON object; resume the run to continue from its last checkpoint"
+        bad = _status_problem(st)
+        if bad:
+            msg = f"{self.status_path} {bad}; resume the run to continue from its last checkpoint"
             return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
         return st
 
@@ -641,6 +642,23 @@ def control_seq(ctl: dict) -> int:
     except (ValueError, OverflowError):
         return 0
     return seq if 0 <= seq < 2**53 else 0
+
+
+def _status_problem(st) -> str:
+    """Why a parsed status.json cannot be used as one ('' when it can): readers do arithmetic on its
+    numbers and show its texts, so each known field must have its type."""
+    if not isinstance(st, dict):
+        return "is not a JSON object"
+    for key in ("epoch", "step", "epochs", "steps_per_epoch", "batch_size", "epoch_in_progress"):
+        if st.get(key) is not None and not _whole(st[key]):
+            return f"has '{key}' {str(st[key])[:40]!r}, not a whole number"
+    for key in ("heartbeat", "started", "updated", "images_per_s", "eta_s", "queued_at"):
+        if not _number(st.get(key)):
+            return f"has '{key}' {str(st[key])[:40]!r}, not a number"
+    for key in ("state", "message", "error", "device"):
+        if st.get(key) is not None and not isinstance(st[key], str):
+            return f"has '{key}' {str(st[key])[:40]!r}, not text"
+    return ""
 
 
 def _whole(v, hi: int = 2**53) -> bool:

@@ -109,6 +109,17 @@ def test_bad_metrics_lines_are_skipped_and_reported(tmp_path, template):
     assert rel.epoch_lines(run) == [1, 2, 3, 4] and run.bad_metrics_lines() == []
 
 
+@pytest.mark.parametrize("edit", [{"epoch": "x"}, {"heartbeat": "soon"}, {"started": [1]}, {"state": 3},
+                                  {"epochs": 10**30}, {"message": {"a": 1}}])
+def test_status_with_a_field_of_the_wrong_type_reads_as_failed(tmp_path, template, edit):
+    run = H.copy_run(template, tmp_path / "r")
+    run.status_path.write_text(json.dumps({**json.loads(run.status_path.read_text()), **edit}))
+    st = run.read_status()
+    assert st["state"] == "failed" and next(iter(edit)) in st["error"] and isinstance(st["epoch"], int)
+    r = H.run_cli(["runs", "--root", str(tmp_path), "--json"], inline=True)
+    assert r["exit"] == 0 and json.loads(r["stdout"])[0]["state"] == "failed"
+
+
 def test_control_file_edited_into_nonsense_does_not_end_the_run(tmp_path, template):
     run = H.copy_run(template, tmp_path / "r")
     run.control_path.write_text(json.dumps({"seq": "abc", "state": "running", "lr_d": "fast", "d_steps": [1]}))
