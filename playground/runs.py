@@ -432,6 +432,9 @@ class Run:
         if doc.get("format_version") != FORMAT_VERSION:
             raise RunError(f"{self.config_path} has format version {str(doc.get('format_version'))[:40]!r}; "
                            f"this version of the app reads version {FORMAT_VERSION}")
+        for key in ("data", "model"):
+            if not isinstance(doc.get(key), (dict, type(None))):
+                raise RunError(f"{self.config_path}: '{key}' must be an object (or null), got {str(doc[key])[:40]!r}")
         return doc
 
     def read_config(self) -> TrainConfig:
