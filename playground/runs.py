@@ -10,9 +10,11 @@ Layout (format version 1; see README "Run folder format")::
     <run>/checkpoints/     safetensors + JSON (train_epoch_*, snapshot_epoch_*)
     <run>/log.txt          the worker's human-readable log
 
-The training worker is the only writer of everything but control.json. Every whole-file write is
-atomic (temporary file, flush, fsync, rename); metrics.jsonl is append-only and readers skip a torn
-last line.
+A run folder holds only regular files and real folders: every file of it is read, written, pruned
+and deleted through playground/safe_files.py (no link followed out of it, no FIFO or device
+opened, reads bounded). The training worker is the only writer of everything but control.json.
+Every whole-file write is atomic (temporary file, flush, fsync, rename); metrics.jsonl is
+append-only and readers skip a torn last line, or a line that is not a well-typed record.
 
 Test-only hook: ``GAN_PLAYGROUND_TEST_DELAY_WRITE="checkpoint:0.5,grid:0.3"`` makes every write of
 that kind (checkpoint, snapshot, grid, status, config, metrics) pause half-way for that many seconds,
@@ -22,7 +24,6 @@ one place (``injected_write_delay``) and does nothing when the variable is unset
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import FORMAT_VERSION, ConfigError, TrainConfig
+from .safe_files import (MAX_JSON_BYTES, MAX_METRICS_BYTES, RunError, UnsafeEntry, relative_parts, entry_kind,  # noqa: F401
+                         list_files, open_dir, open_entry, parse_json, read_bytes, unlink_entry)
 
 STATES = ("queued", "running", "paused", "finished", "stopped", "failed", "interrupted")
 ACTIVE_STATES = ("queued", "running", "paused")
@@ -50,10 +53,6 @@ JOB_SLOTS_ENV = "GAN_PLAYGROUND_JOB_SLOTS"  # the job limit, passed to workers: 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _SAMPLE = re.compile(r"^epoch_(\d{3,5})\.png$")
 _SNAPSHOT = re.compile(r"^snapshot_epoch_(\d{4,5})\.json$")
-
-
-class RunError(ValueError):
-    """A run folder that cannot be used as asked (missing, unreadable, or not a run)."""
 
 
 # ----------------------------------------------------------------------------- test-only delay hook
@@ -112,179 +111,6 @@ def file_lock(path: str | os.PathLike, *, root: str | os.PathLike | None = None)
         os.close(fd)
 
 
-# ----------------------------------------------------------------------------- safe file access
-# Every read, write, prune and delete of a run-folder file goes through these helpers. They act
-# only on regular files and real folders inside the folder they are given: each folder on the way
-# is opened with O_NOFOLLOW (a symlinked ``checkpoints/`` is refused, not followed out of the run),
-# the entry itself is checked with lstat before it is opened (a FIFO or a device is never opened:
-# opening one can block forever or, for /dev/zero, read without end), and reads stop at a limit
-# whatever ``stat`` says.
-MAX_JSON_BYTES = 1 << 20            # config.json, status.json, control.json, label.json
-MAX_METRICS_BYTES = 512 << 20       # metrics.jsonl: years of logging at the default rate
-
-
-class UnsafeEntry(RunError):
-    """An entry of a run folder that is not a regular file or folder really inside it."""
-
-
-def _kind(mode: int) -> str:
-    for test, what in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return what
-    return "not a regular file"
-
-
-def _refusal(path, mode: int) -> UnsafeEntry:
-    return UnsafeEntry(f"{path} is {_kind(mode)}, not a regular file inside the run folder: refused "
-                       "(nothing was read from it or written through it)")
-
-
-def _parts(path: Path, root: Path) -> tuple[str, ...]:
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        raise UnsafeEntry(f"{path} is not inside {root}: refused") from None
-    if not parts or any(p in ("..", ".") for p in parts):
-        raise UnsafeEntry(f"{path} is not an entry inside {root}: refused")
-    return parts
-
-
-def open_dir(root: str | os.PathLike, parts: tuple[str, ...] = ()) -> int:
-    """A file descriptor of the folder ``root/parts…``; every part must be a real folder (no symlink).
-    ``root`` itself is the caller's choice and may be reached through a link."""
-    root = Path(root)
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for i, part in enumerate(parts):
-            try:
-                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
-            except OSError:
-                st = None
-            if st is not None and not stat.S_ISDIR(st.st_mode):
-                raise UnsafeEntry(f"{root.joinpath(*parts[:i + 1])} is {_kind(st.st_mode)}, not a folder "
-                                  "inside the run folder: refused")
-            new = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = new
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def open_entry(path: str | os.PathLike, flags: int = os.O_RDONLY, *, root: str | os.PathLike | None = None,
-               mode: int = 0o644) -> int:
-    """Open the regular file ``path`` inside ``root`` (default: its own folder) and return its fd.
-
-    UnsafeEntry, naming the entry, when it or a folder on the way is a symlink, a FIFO, a device, a
-    socket or a folder; FileNotFoundError as usual when it is missing (and O_CREAT is not given)."""
-    path = Path(path)
-    root = Path(root) if root is not None else path.parent
-    parts = _parts(path, root)
-    dfd = open_dir(root, parts[:-1])
-    try:
-        try:
-            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
-        except FileNotFoundError:
-            if not flags & os.O_CREAT:
-                raise
-            st = None
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            raise _refusal(path, st.st_mode)
-        try:
-            fd = os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode, dir_fd=dfd)
-        except OSError as e:
-            if e.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):  # replaced by a link/FIFO since
-                raise UnsafeEntry(f"{path} is not a regular file inside the run folder: refused") from None
-            raise
-    finally:
-        os.close(dfd)
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise _refusal(path, st.st_mode)
-    return fd
-
-
-def read_bytes(path: str | os.PathLike, limit: int, *, root: str | os.PathLike | None = None) -> bytes:
-    """The bytes of the regular file ``path``, at most ``limit`` of them (RunError beyond)."""
-    fd = open_entry(path, root=root)
-    try:
-        chunks, total = [], 0
-        while total <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-    finally:
-        os.close(fd)
-    if total > limit:
-        raise RunError(f"{path} is larger than {limit:,} bytes: too large for what it should hold")
-    return b"".join(chunks)
-
-
-def parse_json(data: bytes, path) -> object:
-    """json.loads with every way a hand-edited file can fail turned into RunError naming the file
-    (a deeply nested document raises RecursionError, not a JSON error)."""
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise RunError(f"{path} cannot be read: {str(e)[:200]}") from None
-
-
-def entry_kind(path: str | os.PathLike) -> str | None:
-    """None for a regular file, folder or missing entry; else what it is ("a symbolic link", …)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return None
-    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else _kind(mode)
-
-
-def unlink_entry(path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> bool:
-    """Delete the regular file ``path`` inside ``root``: False when it is missing; UnsafeEntry when
-    it, or a folder on the way, is anything else (a link is never followed, and not removed either)."""
-    path = Path(path)
-    root = Path(root) if root is not None else path.parent
-    parts = _parts(path, root)
-    dfd = open_dir(root, parts[:-1])
-    try:
-        try:
-            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        if not stat.S_ISREG(st.st_mode):
-            raise _refusal(path, st.st_mode)
-        try:
-            os.unlink(parts[-1], dir_fd=dfd)
-        except FileNotFoundError:
-            return False
-        return True
-    finally:
-        os.close(dfd)
-
-
-def list_files(folder: str | os.PathLike, *, root: str | os.PathLike | None = None) -> list[str]:
-    """Names of the regular files directly in ``folder`` (a real folder inside ``root``); [] when the
-    folder is missing or is not a real folder (symlinks, FIFOs and devices are never listed)."""
-    folder = Path(folder)
-    try:
-        fd = open_dir(root if root is not None else folder,
-                      _parts(folder, Path(root)) if root is not None else ())
-    except (OSError, RunError):
-        return []
-    try:
-        with os.scandir(fd) as it:
-            return [e.name for e in it if e.is_file(follow_symlinks=False)]
-    except OSError:
-        return []
-    finally:
-        os.close(fd)
-
-
 # ----------------------------------------------------------------------------- atomic files
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, root: str | os.PathLike | None = None) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
@@ -295,7 +121,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, root: str | os.P
     path = Path(path)
     delay = injected_write_delay(path)
     root = Path(root) if root is not None else path.parent
-    parts = _parts(path, root)
+    parts = relative_parts(path, root)
     dfd = open_dir(root, parts[:-1])
     try:
         name = parts[-1]
