@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except ValueError as e:  # RunError and the like: a folder or file given on the command line
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 
@@ -99,13 +103,19 @@ def _overrides(args) -> dict:
 def config_from_args(args) -> TrainConfig:
     from .presets import get_preset
 
+    from .runs import MAX_JSON_BYTES, RunError, parse_json, read_bytes
+
     settings: dict = {}
     if args.config:
-        try:
-            doc = json.loads(Path(args.config).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise UsageError(f"--config {args.config}: cannot read it as JSON ({e})") from None
-        settings.update(doc.get("config", doc) if isinstance(doc, dict) else {})
+        try:  # a regular file only, read to a bound (never a FIFO or /dev/zero)
+            doc = parse_json(read_bytes(Path(args.config), MAX_JSON_BYTES), args.config)
+        except (OSError, RunError) as e:
+            raise UsageError(f"--config {args.config}: cannot read it as JSON "
+                             f"({getattr(e, 'strerror', None) or e})") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("config", doc), dict):
+            raise UsageError(f"--config {args.config}: must hold a JSON object of settings "
+                             "(or a run's config.json)")
+        settings.update(doc.get("config", doc))
     settings.update(_overrides(args))
     if args.preset:
         return get_preset(args.preset).config(**settings)
@@ -124,7 +134,7 @@ def cmd_train(args) -> int:
             raise UsageError("--resume continues a run with its own settings; only --epochs may be given "
                              f"(got {', '.join(sorted(_flag(x) for x in extra)) or '--preset/--config'})")
         run = Run(Path(args.run_dir))
-        if not run.config_path.is_file():
+        if not os.path.lexists(run.config_path):  # anything else there is for the resume check to name
             raise UsageError(f"--run-dir {args.run_dir}: there is no run to resume there")
         epochs = None
         if args.epochs is not None:
@@ -141,6 +151,8 @@ def cmd_train(args) -> int:
         return train_run(Run(Path(args.run_dir)), echo=not args.quiet)
 
     cfg = config_from_args(args)
+    from .memory import check_config
+    check_config(cfg)  # models that cannot fit are refused before a run folder is made
     run_dir = Path(args.run_dir) if args.run_dir else Path(args.runs_root) / new_run_id(cfg.name or cfg.preset)
     run = Run(run_dir)
     try:
@@ -158,16 +170,23 @@ def cmd_sample(args) -> int:
 
     from . import sampling
     from .checkpoint import CheckpointError
-    from .runs import Run, RunError, atomic_write_bytes
+    from .runs import Run, RunError, atomic_write_bytes, entry_kind
 
     if not 1 <= args.n <= 10_000:
         raise UsageError(f"--n must be between 1 and 10000, got {args.n}")
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed must be a whole number from 0 to {2**63 - 1}, got {args.seed}")
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
         raise UsageError(f"--out must end in .png or .npy, got {args.out}")
     run = Run(Path(args.run_dir))
+    if entry_kind(run.config_path):
+        raise UsageError(f"--run-dir {args.run_dir}: {run.config_path} is {entry_kind(run.config_path)}, "
+                         "not a run's config.json: refused")
     if not run.config_path.is_file():
         raise UsageError(f"--run-dir {args.run_dir}: not a run folder (no config.json)")
+    for entry in run.unsafe_entries():  # never read; said so, since the newest snapshot may be skipped
+        print(f"note: {entry}: left alone (a run folder holds only regular files and folders)", file=sys.stderr)
     try:
         G, _, meta = sampling.load_snapshot(run, args.epoch)
         x = sampling.generate(G, args.n, seed=args.seed, label=args.label)
@@ -193,8 +212,11 @@ def cmd_sample(args) -> int:
             buf = io.BytesIO()
             np.save(buf, np.ascontiguousarray(arr))
             data = buf.getvalue()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, data)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, data)
+    except OSError as e:
+        raise UsageError(f"--out {args.out}: cannot write there ({e.strerror or e})") from None
     print(f"wrote {args.n} samples of epoch {meta['epoch']} to {out}", file=sys.stderr)
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, fields
 
 from .i18n import N_, msg
@@ -126,7 +127,7 @@ class TrainConfig:
                 continue
             try:
                 kwargs[k] = _coerce(k, known[k], v)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, OverflowError) as e:
                 errors[k] = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
         if errors:
             raise ConfigError(errors)
@@ -157,10 +158,10 @@ def _coerce(name: str, f: dataclasses.Field, v):
             return v.lower() in ("true", "1", "yes", "on")
         if isinstance(v, int) and v in (0, 1):
             return bool(v)
-        raise ValueError(msg("must be true or false, got {value}", value=repr(v)))
+        raise ValueError(msg("must be true or false, got {value}", value=_short(v)))
     if isinstance(default, int):
         if isinstance(v, bool):
-            raise ValueError(msg("must be a whole number, got {value}", value=repr(v)))
+            raise ValueError(msg("must be a whole number, got {value}", value=_short(v)))
         if isinstance(v, float) and v.is_integer():
             return int(v)
         if isinstance(v, int):
@@ -170,28 +171,39 @@ def _coerce(name: str, f: dataclasses.Field, v):
                 return int(v.strip())
             except ValueError:
                 pass
-        raise ValueError(msg("must be a whole number, got {value}", value=repr(v)))
+        raise ValueError(msg("must be a whole number, got {value}", value=_short(v)))
     if isinstance(default, float):
         if isinstance(v, bool):
             raise ValueError(msg("must be a number, got {value}", value=repr(v)))
         try:
             return float(v)
-        except (TypeError, ValueError):
-            raise ValueError(msg("must be a number, got {value}", value=repr(v))) from None
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(msg("must be a number, got {value}", value=_short(v))) from None
     if isinstance(default, tuple):
         if isinstance(v, str):
             v = [p for p in v.replace(",", " ").split() if p]
         if not isinstance(v, (list, tuple)):
-            raise ValueError(msg("must be a list of layer sizes such as 256,512,1024, got {value}", value=repr(v)))
+            raise ValueError(msg("must be a list of layer sizes such as 256,512,1024, got {value}", value=_short(v)))
         try:
             return tuple(int(x) for x in v)
-        except (TypeError, ValueError):
-            raise ValueError(msg("must be a list of whole numbers such as 256,512,1024, got {value}", value=repr(v))) from None
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(msg("must be a list of whole numbers such as 256,512,1024, got {value}", value=_short(v))) from None
     if isinstance(default, str):
         if not isinstance(v, str):
-            raise ValueError(msg("must be text, got {value}", value=repr(v)))
+            raise ValueError(msg("must be text, got {value}", value=_short(v)))
         return v
     return v
+
+
+def _short(v) -> str:
+    """repr of a value for a message, cut short (an edited file can hold anything)."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _num(x) -> str:
+    """A bound as a person writes it: 2147483647, not 2.14748e+09; 0.0001, not 0.000100000."""
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def _range(errors, name, value, lo, hi, *, lo_open=False, what="a number"):
@@ -207,7 +219,7 @@ def _range(errors, name, value, lo, hi, *, lo_open=False, what="a number"):
         else:
             text = (N_("must be a whole number at least {lo} and at most {hi}, got {value}") if whole
                     else N_("must be a number at least {lo} and at most {hi}, got {value}"))
-        errors[name] = msg(text, lo=lo, hi=hi, value=value)
+        errors[name] = msg(text, lo=_num(lo), hi=_num(hi), value=_short(value))
 
 
 def _choice(errors, name, value, allowed):
@@ -226,9 +238,9 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _choice(e, "precision", c.precision, PRECISIONS)
     _choice(e, "joint_d_batch", c.joint_d_batch, JOINT_D_BATCH)
     _choice(e, "compile_mode", c.compile_mode, COMPILE_MODES)
-    if not (c.device in DEVICE_CHOICES or c.device.startswith("cuda:")):
+    if not (c.device in DEVICE_CHOICES or re.fullmatch(r"cuda:[0-9]{1,2}", c.device)):
         e["device"] = msg("must be one of {allowed} or cuda:N; got {value}", allowed=", ".join(DEVICE_CHOICES),
-                          value=repr(c.device))
+                          value=_short(c.device))
     if c.image_size not in (0, 28, 32, 64):
         e["image_size"] = msg("must be 28, 32 or 64 pixels (or 0 for the dataset's own); got {value}",
                               value=c.image_size)

@@ -10,7 +10,6 @@ file lock in the runs folder, so two sessions pressing Start at once never excee
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -23,7 +22,7 @@ from . import devices
 from .config import TrainConfig
 from .i18n import N_
 from .runs import (JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, list_runs, new_run_id,
-                   terminate)
+                   open_entry, read_json, terminate)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCK_NAME = ".jobs.lock"
@@ -44,9 +43,9 @@ def _locked(root: Path):
 
 def read_max_jobs(root: Path) -> int:
     try:
-        n = int(json.loads((root / SETTINGS_NAME).read_text()).get("max_jobs", DEFAULT_MAX_JOBS))
+        n = int(read_json(root / SETTINGS_NAME).get("max_jobs", DEFAULT_MAX_JOBS))
         return max(1, n)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, TypeError, OverflowError):
         return DEFAULT_MAX_JOBS
 
 
@@ -80,7 +79,10 @@ class JobManager:
     # ------------------------------------------------------------------ actions
     def submit(self, cfg: TrainConfig, run_id: str | None = None) -> Run:
         """Create a run folder for ``cfg`` (validated) and start it, or queue it behind the limit."""
+        from .memory import check_config
+
         cfg.validate()
+        check_config(cfg)  # a model that cannot fit in memory is refused before its folder exists
         run = Run(self.root / (run_id or new_run_id(cfg.name or cfg.preset)))
         run.create(cfg)
         run.write_status(state="queued", epoch=0, step=0, epochs=cfg.epochs, queued_at=time.time())
@@ -114,9 +116,12 @@ class JobManager:
     def resume(self, run: Run, epochs: int | None = None) -> bool:
         """Continue an interrupted, stopped or failed run from its newest checkpoint (if a slot is
         free; otherwise False and nothing changes)."""
+        from .resume import plan_resume
+
         state = run.state()
         if state in ("running", "paused", "queued"):
             raise RunError(f"run {run.id} is {state}; only an ended run can be resumed")
+        plan_resume(run, epochs)  # ResumeRefused (a RunError) says why, and nothing is written
         with _locked(self.root):
             # Again under the lock: a second session pressing Resume on the same run a moment
             # later must not start a second worker on it.
@@ -177,7 +182,8 @@ class JobManager:
         env[JOB_SLOTS_ENV] = str(self.max_jobs)  # "auto" threads: the cores shared out among the slots
         if device:
             env[devices.DEVICE_ENV] = device     # the device counted against the limit below
-        with open(run.path / "worker.out", "ab") as out:
+        out_fd = open_entry(run.path / "worker.out", os.O_WRONLY | os.O_APPEND | os.O_CREAT, root=run.path)
+        with os.fdopen(out_fd, "ab") as out:  # a regular file of the run only, never a link out of it
             proc = subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                     close_fds=True)
@@ -185,8 +191,10 @@ class JobManager:
         # every other manager from now on.
         try:
             st = run.read_status()
+            before = {k: v for k, v in st.items() if k != "before_claim"}
+            # the status it replaces goes with the claim: a worker that refuses to resume puts it back
             run.write_status(**{**st, "state": "running", "pid": proc.pid, "heartbeat": time.time(),
-                                "message": N_("starting"), **({"device": device} if device else {})})
+                                "message": N_("starting"), "before_claim": before, **({"device": device} if device else {})})
         except BaseException:
             terminate(proc.pid, signal.SIGKILL)  # an unclaimed worker would train outside the limit
             raise

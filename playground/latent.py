@@ -11,7 +11,6 @@ one PNG encode, and a snapshot rewritten by a resumed run is reloaded, never ser
 from __future__ import annotations
 
 import io
-import os
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from PIL import Image
 
 from . import losses, sampling
 from .config import TrainConfig
-from .runs import Run, RunError
+from .runs import Run, RunError, read_bytes
 
 DEFAULT_CACHE_SIZE = 4   # a few generators: two compared runs plus the explorer's, at most ~100 MB
 
@@ -399,10 +398,9 @@ def toy_epoch_arrays(run: Run, epoch: int) -> dict[str, np.ndarray]:
     """The arrays the trainer saved for a toy run's epoch (samples/epoch_XXX.npz): real [512, 2],
     fake [512, 2], d_surface [64, 64], d_logits [64, 64], extent []. Never unpickles."""
     path = run.sample_path(epoch, "npz")
-    try:
-        if os.path.getsize(path) > 8 * 1024 * 1024:
-            raise RunError(f"{path.name} is too large to be a toy plot's data")
-        with np.load(path, allow_pickle=False) as f:
+    try:  # a regular file inside the run folder only, read to the bound (never a link or a device)
+        data = read_bytes(path, 8 * 1024 * 1024, root=run.path)
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
             return {k: np.asarray(f[k]) for k in f.files}
     except (OSError, ValueError) as e:
         raise RunError(f"{path.name} cannot be read: {e}") from None

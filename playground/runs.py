@@ -10,9 +10,11 @@ Layout (format version 1; see README "Run folder format")::
     <run>/checkpoints/     safetensors + JSON (train_epoch_*, snapshot_epoch_*)
     <run>/log.txt          the worker's human-readable log
 
-The training worker is the only writer of everything but control.json. Every whole-file write is
-atomic (temporary file, flush, fsync, rename); metrics.jsonl is append-only and readers skip a torn
-last line.
+A run folder holds only regular files and real folders: every file of it is read, written, pruned
+and deleted through playground/safe_files.py (no link followed out of it, no FIFO or device
+opened, reads bounded). The training worker is the only writer of everything but control.json.
+Every whole-file write is atomic (temporary file, flush, fsync, rename); metrics.jsonl is
+append-only and readers skip a torn last line, or a line that is not a well-typed record.
 
 Test-only hook: ``GAN_PLAYGROUND_TEST_DELAY_WRITE="checkpoint:0.5,grid:0.3"`` makes every write of
 that kind (checkpoint, snapshot, grid, status, config, metrics) pause half-way for that many seconds,
@@ -29,13 +31,15 @@ import re
 import secrets
 import shutil
 import signal
-import tempfile
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import FORMAT_VERSION, ConfigError, TrainConfig
+from .safe_files import (MAX_JSON_BYTES, MAX_METRICS_BYTES, RunError, UnsafeEntry, relative_parts, entry_kind,  # noqa: F401
+                         list_files, open_dir, open_entry, parse_json, read_bytes, unlink_entry)
 
 STATES = ("queued", "running", "paused", "finished", "stopped", "failed", "interrupted")
 ACTIVE_STATES = ("queued", "running", "paused")
@@ -49,10 +53,6 @@ JOB_SLOTS_ENV = "GAN_PLAYGROUND_JOB_SLOTS"  # the job limit, passed to workers: 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _SAMPLE = re.compile(r"^epoch_(\d{3,5})\.png$")
 _SNAPSHOT = re.compile(r"^snapshot_epoch_(\d{4,5})\.json$")
-
-
-class RunError(ValueError):
-    """A run folder that cannot be used as asked (missing, unreadable, or not a run)."""
 
 
 # ----------------------------------------------------------------------------- test-only delay hook
@@ -98,63 +98,70 @@ def _write_maybe_slowly(f, data: bytes, delay: float) -> None:
 
 
 @contextmanager
-def file_lock(path: str | os.PathLike):
+def file_lock(path: str | os.PathLike, *, root: str | os.PathLike | None = None):
     """An exclusive advisory lock on ``path`` (created if needed), released on exit or process death."""
-    with open(path, "a+") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    fd = open_entry(path, os.O_RDWR | os.O_CREAT, root=root)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-# ----------------------------------------------------------------------------- atomic files
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    path = Path(path)
-    delay = injected_write_delay(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_maybe_slowly(f, data, delay)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: str | os.PathLike, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
 
-def read_json(path: str | os.PathLike):
-    """Parse a JSON file; RunError with the file's name when it is missing or broken."""
+# ----------------------------------------------------------------------------- atomic files
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, root: str | os.PathLike | None = None) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
+
+    The temporary file is made and renamed inside the folder opened through ``open_dir`` (every
+    folder from ``root`` on is real, never a link out of it); the rename replaces whatever entry
+    had the name (a link is replaced, never written through)."""
+    path = Path(path)
+    delay = injected_write_delay(path)
+    root = Path(root) if root is not None else path.parent
+    parts = relative_parts(path, root)
+    dfd = open_dir(root, parts[:-1])
+    try:
+        name = parts[-1]
+        tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                _write_maybe_slowly(f, data, delay)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            raise
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass
+    finally:
+        os.close(dfd)
+
+
+def atomic_write_json(path: str | os.PathLike, obj, *, root: str | os.PathLike | None = None) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode(), root=root)
+
+
+def read_json(path: str | os.PathLike, *, root: str | os.PathLike | None = None, limit: int = MAX_JSON_BYTES):
+    """Parse a JSON file; RunError with the file's name when it is missing, broken, too large, or
+    not a regular file (UnsafeEntry)."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        data = read_bytes(path, limit, root=root)
     except FileNotFoundError:
         raise RunError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunError(f"{path} cannot be read: {e}") from None
+    except OSError as e:
+        raise RunError(f"{path} cannot be read: {e.strerror or e}") from None
+    return parse_json(data, path)
 
 
 # ----------------------------------------------------------------------------- run ids
@@ -242,15 +249,18 @@ class Run:
 
     def write_config(self, cfg: TrainConfig, data: dict | None = None, model: dict | None = None) -> None:
         atomic_write_json(self.config_path, {"format_version": FORMAT_VERSION, "config": cfg.to_dict(),
-                                             "data": data, "model": model})
+                                             "data": data, "model": model}, root=self.path)
 
     def read_config_doc(self) -> dict:
-        doc = read_json(self.config_path)
+        doc = read_json(self.config_path, root=self.path)
         if not isinstance(doc, dict) or "config" not in doc:
             raise RunError(f"{self.config_path} is not a GAN Playground config (no 'config' entry)")
         if doc.get("format_version") != FORMAT_VERSION:
-            raise RunError(f"{self.config_path} has format version {doc.get('format_version')!r}; "
+            raise RunError(f"{self.config_path} has format version {str(doc.get('format_version'))[:40]!r}; "
                            f"this version of the app reads version {FORMAT_VERSION}")
+        for key in ("data", "model"):
+            if not isinstance(doc.get(key), (dict, type(None))):
+                raise RunError(f"{self.config_path}: '{key}' must be an object (or null), got {str(doc[key])[:40]!r}")
         return doc
 
     def read_config(self) -> TrainConfig:
@@ -264,23 +274,25 @@ class Run:
     def read_status(self) -> dict:
         """The status, or a synthesised 'queued' one when the worker has not written it yet.
 
-        A status.json that exists but cannot be read (edited by hand, a damaged disk) reads as
-        'failed', never as 'queued': a queued run would be started again from scratch."""
+        A status.json that exists but cannot be read (edited by hand, a damaged disk, a link or a
+        device put in its place) reads as 'failed', never as 'queued': a queued run would be started
+        again from scratch."""
         try:
-            st = read_json(self.status_path)
+            st = read_json(self.status_path, root=self.path)
         except RunError as e:
-            if not self.status_path.exists():
+            if not os.path.lexists(self.status_path):
                 return {"state": "queued", "epoch": 0, "step": 0}
             msg = f"{e}; resume the run to continue from its last checkpoint"
             return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
-        if not isinstance(st, dict):
-            msg = f"{self.status_path} is not a JSON object; resume the run to continue from its last checkpoint"
+        bad = _status_problem(st)
+        if bad:
+            msg = f"{self.status_path} {bad}; resume the run to continue from its last checkpoint"
             return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
         return st
 
     def write_status(self, **fields) -> dict:
         st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
-        atomic_write_json(self.status_path, st)
+        atomic_write_json(self.status_path, st, root=self.path)
         return st
 
     def write_status_in_place(self, **fields) -> dict:
@@ -289,7 +301,7 @@ class Run:
         Not atomic; the worker uses it only for its final 'failed' status."""
         st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
         data = json.dumps(st, allow_nan=False).encode() + b"\n"
-        fd = os.open(self.status_path, os.O_WRONLY)  # no O_CREAT: only an existing file is reused
+        fd = open_entry(self.status_path, os.O_WRONLY, root=self.path)  # no O_CREAT: only an existing file
         try:
             view = memoryview(data)
             while view:
@@ -310,61 +322,91 @@ class Run:
             return
         data = "".join(json.dumps(r, allow_nan=True) + "\n" for r in records).encode()
         delay = injected_write_delay(self.metrics_path)
-        with open(self.metrics_path, "ab") as f:
+        fd = open_entry(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, root=self.path)
+        with os.fdopen(fd, "ab") as f:
             _write_maybe_slowly(f, data, delay)
             f.flush()
+
+    def _metrics_bytes(self, offset: int) -> bytes:
+        try:
+            fd = open_entry(self.metrics_path, root=self.path)
+        except FileNotFoundError:
+            return b""
+        try:
+            os.lseek(fd, offset, os.SEEK_SET)
+            chunks, total = [], 0
+            while total < MAX_METRICS_BYTES and (chunk := os.read(fd, min(1 << 20, MAX_METRICS_BYTES - total))):
+                chunks.append(chunk)
+                total += len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
 
     def read_metrics(self, offset: int = 0) -> tuple[list[dict], int]:
         """Records from byte ``offset`` on, and the offset after the last complete line.
 
         A live poll passes the previous offset and so reads only what is new; a torn last line
-        (a worker killed mid-write) is left for the next read, never parsed half.
+        (a worker killed mid-write) is left for the next read, never parsed half. A line that is
+        not a record (torn by an earlier crash, or edited by hand: ``"epoch": "x"``) is skipped;
+        ``bad_metrics_lines`` says which.
         """
-        try:
-            with open(self.metrics_path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            return [], offset
+        data = self._metrics_bytes(offset)
         end = data.rfind(b"\n")
         if end < 0:
             return [], offset
         out = []
         for line in data[: end + 1].splitlines():
-            try:
-                rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue  # a line torn by a crash before the last resume; skip it
-            if isinstance(rec, dict):
+            rec = _metrics_record(line)
+            if rec is not None:
                 out.append(rec)
         return out, offset + end + 1
+
+    def bad_metrics_lines(self) -> list[int]:
+        """1-based numbers of the complete metrics lines that readers skip."""
+        data = self._metrics_bytes(0)
+        lines = data[: data.rfind(b"\n") + 1].splitlines()
+        return [i for i, line in enumerate(lines, 1) if _metrics_record(line) is None]
 
     def truncate_metrics(self, last_epoch: int) -> None:
         """Keep only lines of epochs ≤ ``last_epoch`` (used on resume so no epoch repeats)."""
         records, _ = self.read_metrics(0)
-        keep = [r for r in records if int(r.get("epoch", 0)) <= last_epoch]
-        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in keep).encode())
+        keep = [r for r in records if r.get("epoch", 0) <= last_epoch]
+        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r) + "\n" for r in keep).encode(),
+                           root=self.path)
 
-    # samples and snapshots
+    # samples and snapshots (regular files only: a link or a device in these folders is not listed)
     def sample_epochs(self) -> list[int]:
-        if not self.samples_dir.is_dir():
-            return []
-        return sorted(int(m.group(1)) for p in self.samples_dir.iterdir() if (m := _SAMPLE.match(p.name)))
+        names = list_files(self.samples_dir, root=self.path)
+        return sorted(int(m.group(1)) for n in names if (m := _SAMPLE.match(n)))
 
     def snapshot_epochs(self) -> list[int]:
-        if not self.checkpoints_dir.is_dir():
-            return []
-        out = []
-        for p in self.checkpoints_dir.iterdir():
-            m = _SNAPSHOT.match(p.name)
-            if m and p.with_suffix(".safetensors").exists():
-                out.append(int(m.group(1)))
-        return sorted(out)
+        names = set(list_files(self.checkpoints_dir, root=self.path))
+        return sorted(int(m.group(1)) for n in names
+                      if (m := _SNAPSHOT.match(n)) and n[:-len(".json")] + ".safetensors" in names)
+
+    def unsafe_entries(self) -> list[str]:
+        """Entries of the folder that are not regular files or real folders (symlinks, FIFOs,
+        devices, sockets), with what they are: the worker refuses to train a run that has any."""
+        found = []
+        for folder in (self.path, self.samples_dir, self.checkpoints_dir):
+            if folder != self.path and entry_kind(folder):
+                continue  # reported as an entry of the run folder; never listed through
+            try:
+                with os.scandir(folder) as it:
+                    for e in it:
+                        kind = entry_kind(e.path)
+                        if kind:
+                            found.append(f"{e.path} is {kind}")
+            except (NotADirectoryError, FileNotFoundError):
+                pass
+            except OSError as e:
+                found.append(f"{folder} cannot be listed: {e.strerror}")
+        return found
 
     # control (the one file the dashboard writes)
     def read_control(self) -> dict:
         try:
-            c = read_json(self.control_path)
+            c = read_json(self.control_path, root=self.path)
         except RunError:
             return {}
         return c if isinstance(c, dict) else {}
@@ -374,37 +416,34 @@ class Run:
 
         The read-merge-write runs under a lock: two sessions changing settings at the same moment
         must not both write the same ``seq`` (the worker would apply only the first)."""
-        with file_lock(self.path / ".control.lock"):
+        with file_lock(self.path / ".control.lock", root=self.path):
             ctl = self.read_control()
             ctl.update({k: v for k, v in changes.items() if v is not None})
-            try:
-                seq = int(ctl.get("seq", 0))
-            except (TypeError, ValueError):
-                seq = 0
-            ctl["seq"] = seq + 1
+            ctl["seq"] = control_seq(ctl) + 1
             ctl["written"] = time.time()
-            atomic_write_json(self.control_path, ctl)
+            atomic_write_json(self.control_path, ctl, root=self.path)
         return ctl
 
     def remove_leftovers(self) -> list[str]:
         """Delete what a killed worker can leave behind: temporary files of interrupted atomic
         writes and checkpoint tensor files whose JSON was never written. Only the worker calls
         this, before it writes anything (control.json's temporary files are left alone: the
-        dashboard may be writing one)."""
-        removed = []
-        candidates = [p for name in ("status.json", "config.json", "metrics.jsonl")
-                      for p in self.path.glob(f".{name}.*.tmp")]
+        dashboard may be writing one). Only regular files are removed."""
+        candidates = [self.path / n for n in list_files(self.path)
+                      if any(n.startswith(f".{name}.") and n.endswith(".tmp")
+                             for name in ("status.json", "config.json", "metrics.jsonl"))]
         for d in (self.samples_dir, self.checkpoints_dir):
-            if d.is_dir():
-                candidates += d.glob(".*.tmp")
-        if self.checkpoints_dir.is_dir():
-            candidates += [p for p in self.checkpoints_dir.glob("*.safetensors")
-                           if not p.with_suffix(".json").exists()]
+            names = list_files(d, root=self.path)
+            candidates += [d / n for n in names if n.startswith(".") and n.endswith(".tmp")]
+            if d == self.checkpoints_dir:
+                candidates += [d / n for n in names if n.endswith(".safetensors") and not n.startswith(".")
+                               and n[:-len(".safetensors")] + ".json" not in names]
+        removed = []
         for p in candidates:
             try:
-                p.unlink()
-                removed.append(p.name)
-            except OSError:
+                if unlink_entry(p, root=self.path):
+                    removed.append(p.name)
+            except (OSError, RunError):
                 pass
         return removed
 
@@ -419,7 +458,67 @@ class Run:
         return total
 
     def delete(self) -> None:
-        shutil.rmtree(self.path)
+        shutil.rmtree(self.path)  # refuses a link as the run folder, never follows links inside it
+
+
+def control_seq(ctl: dict) -> int:
+    """control.json's change counter as a whole number (0 when missing or edited into nonsense)."""
+    seq = ctl.get("seq", 0)
+    if isinstance(seq, bool) or not isinstance(seq, (int, float, str)):
+        return 0
+    try:
+        seq = int(seq)
+    except (ValueError, OverflowError):
+        return 0
+    return seq if 0 <= seq < 2**53 else 0
+
+
+def _status_problem(st) -> str:
+    """Why a parsed status.json cannot be used as one ('' when it can): readers do arithmetic on its
+    numbers and show its texts, so each known field must have its type."""
+    if not isinstance(st, dict):
+        return "is not a JSON object"
+    for key in ("epoch", "step", "epochs", "steps_per_epoch", "batch_size", "epoch_in_progress"):
+        if st.get(key) is not None and not _whole(st[key]):
+            return f"has '{key}' {str(st[key])[:40]!r}, not a whole number"
+    for key in ("heartbeat", "started", "updated", "images_per_s", "eta_s", "queued_at"):
+        if not _number(st.get(key)):
+            return f"has '{key}' {str(st[key])[:40]!r}, not a number"
+    for key in ("state", "message", "error", "device"):
+        if st.get(key) is not None and not isinstance(st[key], str):
+            return f"has '{key}' {str(st[key])[:40]!r}, not text"
+    return ""
+
+
+def _whole(v, hi: int = 2**53) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < hi
+
+
+# Fields of a metrics line that readers do arithmetic on: a number or null, nothing else.
+_NUMBER_FIELDS = ("loss_d", "loss_g", "d_real", "d_fake", "score_real", "score_fake", "grad_norm_d",
+                  "grad_norm_g", "images_per_s", "epoch_seconds", "time", "diversity", "class_diversity",
+                  "old", "new")
+_TEXT_FIELDS = ("type", "field", "kind", "message", "advice")
+
+
+def _number(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _metrics_record(line: bytes) -> dict | None:
+    """One metrics line as a record, or None when it is not one: torn, not JSON, not an object, an
+    epoch or step that is not a whole number, or a field of the wrong type (a loss that is text, a
+    quality that is not an object): a line edited by hand must not break a reader's arithmetic."""
+    try:
+        rec = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if (not isinstance(rec, dict) or not all(_whole(rec[k]) for k in ("epoch", "step") if k in rec)
+            or not all(_number(rec[k]) for k in _NUMBER_FIELDS if k in rec)
+            or not all(isinstance(rec[k], str) for k in _TEXT_FIELDS if k in rec)
+            or not isinstance(rec.get("quality", {}), (dict, type(None)))):
+        return None
+    return rec
 
 
 # ----------------------------------------------------------------------------- liveness
@@ -462,9 +561,17 @@ def list_runs(root: str | os.PathLike) -> list[Run]:
     root = Path(root)
     if not root.is_dir():
         return []
-    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "config.json").is_file()
-            and _RUN_ID.fullmatch(p.name)]
-    return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
+    runs = []
+    with os.scandir(root) as it:  # a link in the runs folder is not a run of it
+        for e in it:
+            if e.is_dir(follow_symlinks=False) and _RUN_ID.fullmatch(e.name):
+                try:
+                    st = os.lstat(os.path.join(e.path, "config.json"))
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    runs.append((st.st_mtime, Run(Path(e.path))))
+    return [r for _, r in sorted(runs, key=lambda t: t[0], reverse=True)]
 
 
 def terminate(pid: int, sig=signal.SIGTERM) -> bool:

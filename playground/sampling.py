@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from . import checkpoint
 from .models import ModelSpec, build_models
-from .runs import Run, RunError
+from .runs import Run, RunError, UnsafeEntry, entry_kind
 
 GRID_PAD = 2
 TOY_EXTENT = 5.0       # toy plots show [-5, 5]²
@@ -128,18 +128,22 @@ def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool
     depends on the code's defaults."""
     epochs = run.snapshot_epochs()
     if not epochs:
+        kind = entry_kind(run.checkpoints_dir)
+        if kind:  # listed as empty because it is never followed: say so
+            raise UnsafeEntry(f"{run.checkpoints_dir} is {kind}, not a folder inside the run folder: refused")
         raise RunError(f"{run.path} has no generator snapshots yet")
     if epoch is None:
         epoch = epochs[-1]
     if epoch not in epochs:
         raise RunError(f"no generator snapshot at epoch {epoch}; saved epochs: "
                        f"{', '.join(map(str, epochs))}")
-    tensors, meta = checkpoint.load(snapshot_stem(run, epoch), device="cpu")
+    tensors, meta = checkpoint.load(snapshot_stem(run, epoch), device="cpu", root=run.path)
     try:
         spec = ModelSpec.from_dict(meta["model"])
         spec.validate()
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise checkpoint.CheckpointError(f"snapshot of epoch {epoch} has an invalid model description: {e}") from None
+    checkpoint.check_fits_file(spec, meta, with_d=False, what=f"snapshot of epoch {epoch}")
     G, D = build_models(spec)
     checkpoint.load_module_state(G, {k: v.float() for k, v in checkpoint.unprefixed("G", tensors).items()},
                                  "generator")

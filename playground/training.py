@@ -28,7 +28,7 @@ from .i18n import N_, msg
 from .config import LIVE_FIELDS, TrainConfig, is_snapshot_epoch
 from .data import LoadedData
 from .models import ModelSpec, build_models
-from .runs import Run, atomic_write_bytes
+from .runs import Run, atomic_write_bytes, control_seq, list_files, unlink_entry
 
 CONTROL_EVERY_STEPS = 5      # how often the loop stats control.json (a cheap os.stat)
 STATUS_EVERY_S = 5.0         # heartbeat interval while training or paused
@@ -98,7 +98,7 @@ class Trainer:
     """Trains ``cfg`` on ``data`` into ``run``; call ``fit()``. Resumes when ``resume`` is set."""
 
     def __init__(self, run: Run, cfg: TrainConfig, data: LoadedData, device: torch.device,
-                 hooks: Hooks | None = None, resume: bool = False):
+                 hooks: Hooks | None = None, resume: bool | object = False):
         self.run, self.cfg, self.data, self.device = run, cfg, data, device
         self.hooks = hooks or Hooks()
         self.info = data.info
@@ -154,7 +154,8 @@ class Trainer:
         self.replay_filled = 0
         self.started = time.time()
         self.last_status = 0.0
-        if resume:
+        self.resume = resume
+        if resume is not False:
             self._resume()
         # failure-mode warnings; built after a resume has trimmed the metrics, whose history it replays
         self.monitor = monitor.RunMonitor(run, has_probs=losses.probabilities(cfg.objective, torch.zeros(1)) is not None,
@@ -384,11 +385,11 @@ class Trainer:
                           "d_logits": logits.cpu().numpy(), "extent": np.float32(sampling.TOY_EXTENT)}
                 buf = io.BytesIO()
                 np.savez(buf, **arrays)
-                atomic_write_bytes(self.run.sample_path(epoch, "npz"), buf.getvalue())
+                atomic_write_bytes(self.run.sample_path(epoch, "npz"), buf.getvalue(), root=self.run.path)
                 img = sampling.toy_plot(real, fake, arrays["d_surface"])
             else:
                 img = sampling.make_grid(sampling.to_uint8(out), self.grid_cols)
-            atomic_write_bytes(self.run.sample_path(epoch), sampling.png_bytes(img))
+            atomic_write_bytes(self.run.sample_path(epoch), sampling.png_bytes(img), root=self.run.path)
         finally:
             G.train()
             D.train()
@@ -403,7 +404,7 @@ class Trainer:
         if self.points:
             tensors.update(checkpoint.prefixed("D", self.D.state_dict()))
         checkpoint.save(sampling.snapshot_stem(self.run, epoch), tensors,
-                        self._meta("snapshot", epoch=epoch, dtype="float32"))
+                        self._meta("snapshot", epoch=epoch, dtype="float32"), root=self.run.path)
 
     def _save_train_checkpoint(self, partial: bool = False):
         tensors = {**checkpoint.prefixed("G", self.G.state_dict()),
@@ -416,21 +417,20 @@ class Trainer:
         tensors.update(devices.rng_state(self.device))
         live = {"lr_g": self.live.lr_g, "lr_d": self.live.lr_d, "d_steps": self.live.d_steps}
         stem = self.run.checkpoints_dir / f"train_step_{self.step:09d}"
-        checkpoint.save(stem, tensors, self._meta("train", opt_g=ig, opt_d=idd, live=live, partial=partial))
+        checkpoint.save(stem, tensors, self._meta("train", opt_g=ig, opt_d=idd, live=live, partial=partial),
+                        root=self.run.path)
         self._prune_train_checkpoints()
 
     def _prune_train_checkpoints(self):
-        stems = sorted(p.with_suffix("") for p in self.run.checkpoints_dir.glob("train_step_*.json"))
+        stems = train_checkpoint_stems(self.run)
         for stem in stems[:-self.cfg.keep_checkpoints]:
             for suffix in (".json", ".safetensors"):  # JSON first: a half-deleted one reads as incomplete
-                try:
-                    os.unlink(stem.with_suffix(suffix))
-                except FileNotFoundError:
-                    pass
+                unlink_entry(stem.with_suffix(suffix), root=self.run.path)
 
     def _resume(self):
-        """Load the newest complete train checkpoint; without one, start from scratch."""
-        ck = latest_train_checkpoint(self.run, log=self.hooks.log)
+        """Load the train checkpoint that playground.resume.plan_resume chose and verified (passed as
+        ``resume``), or with ``resume=True`` the newest that verifies; None: nothing was saved yet."""
+        ck = self.resume if self.resume is not True else latest_train_checkpoint(self.run, log=self.hooks.log)
         if ck is None:
             self.hooks.log("No complete checkpoint yet: starting from the beginning.")
             self._clear_outputs_after(-1)
@@ -467,17 +467,11 @@ class Trainer:
         for e in self.run.sample_epochs():
             if e > epoch:
                 for ext in ("png", "npz"):
-                    try:
-                        os.unlink(self.run.sample_path(e, ext))
-                    except FileNotFoundError:
-                        pass
+                    unlink_entry(self.run.sample_path(e, ext), root=self.run.path)
         for e in self.run.snapshot_epochs():
             if e > epoch:
                 for suffix in (".json", ".safetensors"):
-                    try:
-                        os.unlink(sampling.snapshot_stem(self.run, e).with_suffix(suffix))
-                    except FileNotFoundError:
-                        pass
+                    unlink_entry(sampling.snapshot_stem(self.run, e).with_suffix(suffix), root=self.run.path)
 
     # ------------------------------------------------------------------ live control
     def _poll_control(self):
@@ -489,7 +483,7 @@ class Trainer:
             return
         self.live.mtime = mtime
         ctl = self.run.read_control()
-        seq = int(ctl.get("seq", 0) or 0)
+        seq = control_seq(ctl)  # an edited "seq" reads as 0; it must not end the run
         if seq == self.live.seq:
             return
         self.live.seq = seq
@@ -586,13 +580,19 @@ class Trainer:
 def latest_train_checkpoint(run: Run, log=lambda m: None):
     """(tensors, meta) of the newest train checkpoint that verifies, or None; damaged ones are
     skipped with a log line (a crash can leave the newest one incomplete)."""
-    stems = sorted((p.with_suffix("") for p in run.checkpoints_dir.glob("train_step_*.json")), reverse=True)
-    for stem in stems:
+    for stem in reversed(train_checkpoint_stems(run)):
         try:
-            return checkpoint.load(stem, device="cpu")
+            return checkpoint.load(stem, device="cpu", root=run.path)
         except checkpoint.CheckpointError as e:
             log(f"Skipping checkpoint {stem.name}: {e}")
     return None
+
+
+def train_checkpoint_stems(run: Run) -> list:
+    """Stems of the train checkpoints (regular JSON files only), oldest first."""
+    names = list_files(run.checkpoints_dir, root=run.path)
+    return sorted(run.checkpoints_dir / n[:-len(".json")] for n in names
+                  if n.startswith("train_step_") and n.endswith(".json"))
 
 
 class _NullCtx:

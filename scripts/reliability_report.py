@@ -12,7 +12,10 @@ test_jobs.py, test_os_errors.py, test_hostile_input.py):
    starts at limits 1 and 2 (and, as a control, the same without the lock); two Resumes at once;
 3. OS errors: ENOSPC and EACCES at each kind of write, and a really full tmpfs;
 4. hostile input: the hostile uploads, run ids and keys of tests/test_hostile_input.py, hand edits;
-5. many watchers: scripts/many_watchers.py (10 Chromium pages on one live run).
+5. many watchers: scripts/many_watchers.py (10 Chromium pages on one live run);
+6. run folders edited, linked or replaced by hand (playground/hostile_files.py; tests in
+   tests/test_run_folder_safety.py): refused resumes, links out of a run, FIFOs and devices in a run
+   and in an image folder, edited files and bad flags, each through the real command line.
 """
 
 from __future__ import annotations
@@ -401,6 +404,85 @@ def watcher_section(r: dict, pages: int, seconds: float) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------- 6. edited, linked, special
+def folder_campaign(work: Path) -> dict:
+    """Every case in this process (cli.main, each under a 120 s alarm, so a hang is reported, not
+    waited for); then a few of them again as real `python -m playground` processes."""
+    import playground.hostile_files as HF
+    work.mkdir(parents=True, exist_ok=True)
+    template = HF.trained_run(work / "template", epochs=3)
+    out: dict = {"refusals": [], "links": [], "special": [], "snapshots": [], "flags": [], "fifo": [], "processes": [],
+                 "work": str(work)}
+    for case in HF.RESUME_REFUSALS:
+        out["refusals"].append(HF.resume_refusal_trial(work, template, case, inline=True))
+        log(f"refusal {case}: {out['refusals'][-1]['survived']} {out['refusals'][-1]['problems']}")
+    for entry in HF.LINKED_ENTRIES:
+        for command in ("resume", "sample", "start"):
+            r = HF.link_trial(work, template, entry, command, inline=True)
+            if r:
+                out["links"].append(r)
+                log(f"link {r['case']}: {r['survived']} {r['problems']}")
+    for entry in HF.SPECIAL_ENTRIES:
+        for kind in HF.SPECIAL_KINDS:
+            for command in ("resume", "sample", "runs"):
+                r = HF.special_trial(work, template, entry, kind, command, inline=True)
+                out["special"].append(r)
+                log(f"special {r['case']}: {r['survived']} {r['problems']}")
+    for case in HF.EDITED_SNAPSHOTS:
+        out["snapshots"].append(HF.edited_snapshot_trial(work, template, case, inline=True))
+        log(f"snapshot {case}: {out['snapshots'][-1]['survived']} {out['snapshots'][-1]['problems']}")
+    out["fifo"].append(HF.fifo_in_images_trial(work / "inline", inline=True))
+    for case in HF.flag_cases(work, template):
+        out["flags"].append(HF.flag_trial(work, template, case, inline=True))
+        log(f"flag {case}: {out['flags'][-1]['survived']} {out['flags'][-1]['problems']}")
+    real = work / "processes"
+    real.mkdir()
+    for trial in (lambda: HF.resume_refusal_trial(real, template, "training checkpoints slimmed away (as in pretrained/)"),
+                  lambda: HF.resume_refusal_trial(real, template, "--epochs 0 on a finished run"),
+                  lambda: HF.link_trial(real, template, "checkpoints", "resume"),
+                  lambda: HF.special_trial(real, template, "status.json", "link to /dev/zero", "runs"),
+                  lambda: HF.special_trial(real, template, "checkpoints/snapshot_epoch_0003.json", "fifo", "sample"),
+                  lambda: HF.fifo_in_images_trial(real),
+                  lambda: HF.flag_trial(real, template, "train --device cuda:abc")):
+        out["processes"].append(trial())
+        log(f"process {out['processes'][-1]['case']}: {out['processes'][-1]['survived']}")
+    return out
+
+
+def folder_section(res: dict) -> list[str]:
+    def table(trials, what):
+        lines = [row(what, "exit", "entries changed", "seconds", "survived", "message"), row(*["---"] * 6)]
+        for r in trials:
+            msg = r["message"].replace("error: ", "").replace(res["work"], "<work>")
+            lines.append(row(r["case"], r["exit"], r["changed"], r["seconds"],
+                             "yes" if r["survived"] else f"NO: {r['problems']}", msg[:220]))
+        return lines
+
+    groups = [("refusals", "A resume that must be refused"), ("links", "An entry made a link out of the run"),
+              ("special", "An entry replaced by a FIFO, a device or a link to /dev/zero"),
+              ("snapshots", "A snapshot edited by hand, then sampled"),
+              ("fifo", "Special files in an image folder"), ("flags", "A bad flag"),
+              ("processes", "Again as real processes (`python -m playground …`)")]
+    total = sum(len(res[k]) for k, _ in groups)
+    ok = sum(r["survived"] for k, _ in groups for r in res[k])
+    lines = ["## 6. Run folders edited, linked or replaced by hand", "",
+             "Each trial copies a finished 3-epoch run (DCGAN on 64 bundled MNIST images, three training "
+             "checkpoints), changes one thing, records every entry inside the run and in a folder outside it "
+             "(bytes by sha256, link targets, kinds; links never followed), runs the command a person would "
+             "run through the CLI's own entry point (`playground.cli.main` in the campaign's process, under "
+             "a 120 s alarm that reports a hang; the last table runs seven of the cases again as real "
+             "`python -m playground` processes) and checks the exit status, that "
+             "the message names the problem, that stderr holds no Python traceback, that nothing hung, and "
+             "that every entry inside and outside is exactly as it was (for a new run started over a link: "
+             "everything outside). Checkpoint edits marked *re-hashed* recompute the size, sha256 and "
+             "`meta_sha256`, so only the content checks can catch them.", "",
+             f"Trials {total}, survived **{ok}/{total}**, entries changed by a refused command "
+             f"{sum(r['changed'] for k, _ in groups for r in res[k] if k != 'fifo')}.", ""]
+    for key, title in groups:
+        lines += [f"### {title}", "", *table(res[key], "case"), ""]
+    return lines
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Run the reliability campaigns and write the report.")
@@ -408,7 +490,7 @@ def main(argv=None) -> int:
     ap.add_argument("--restart-trials", type=int, default=3)
     ap.add_argument("--watch-pages", type=int, default=10)
     ap.add_argument("--watch-seconds", type=float, default=60.0)
-    ap.add_argument("--only", default="crash,restarts,os,hostile,watchers",
+    ap.add_argument("--only", default="crash,restarts,os,hostile,watchers,folders",
                     help="comma-separated campaigns to run (default: all)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "reliability.md"))
@@ -460,6 +542,14 @@ def main(argv=None) -> int:
                 summary.append(row("5. many watchers", f"{w['pages_opened']} pages × {w['window_s']} s",
                                    "no app errors" if w["ok"] else "errors (see 5)",
                                    f"{w['server_cpu_ms_per_poll']} ms server CPU per poll"))
+        if "folders" in only:
+            log("6. edited, linked and special run folders")
+            fo = folder_campaign(work / "folders")
+            sections.append(folder_section(fo))
+            t = [r for k in ("refusals", "links", "special", "snapshots", "fifo", "flags", "processes") for r in fo[k]]
+            ok = sum(r["survived"] for r in t)
+            summary.append(row("6. run folders edited, linked, special; bad flags", len(t), ok,
+                               f"{len(t) - ok} trials; {sum(r['changed'] for r in t)} entries changed"))
     header = ["# Reliability report", "",
               f"Written by `.venv/bin/python {command.strip()}` on {time.strftime('%Y-%m-%d %H:%M')}, "
               f"in {(time.time() - started) / 60:.1f} min. Machine: {platform.machine()}, {os.cpu_count()} CPUs "

@@ -300,7 +300,7 @@ def test_hand_edited_config_is_rejected_with_a_clear_message(tmp_path, edit, mes
     with pytest.raises(RunError) as e:
         run.read_config()
     assert message in str(e.value) and "config.json" in str(e.value)
-    assert train_run(run, echo=False) == 1
+    assert train_run(run, echo=False) == 2  # an edited file is bad input: exit 2
     assert message in run.read_status()["error"]
 
 

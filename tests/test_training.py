@@ -199,17 +199,23 @@ def test_resume_skips_a_damaged_newest_checkpoint(tmp_path, tiny_cfg):
     assert epochs == [1, 2, 3]
 
 
-def test_edited_config_is_rejected(tmp_path, tiny_cfg):
+def test_edited_config_is_rejected(tmp_path, tiny_cfg, capfd):
+    """A resume refused over an edited config.json exits 2, says why, and changes no file."""
     run, _ = _train(tmp_path, tiny_cfg())
     doc = json.loads(run.config_path.read_text())
     doc["config"]["g_filters"] = 8
     run.config_path.write_text(json.dumps(doc))
-    assert train_run(run, resume=True, epochs=2, echo=False) == 1
-    assert "edited" in run.read_status()["error"]
+    before = {p: p.read_bytes() for p in run.path.rglob("*") if p.is_file()}
+    capfd.readouterr()
+    assert train_run(run, resume=True, epochs=2, echo=False) == 2
+    err = capfd.readouterr().err
+    assert "edited" in err and "g_filters: 4" in err and "Traceback" not in err
     doc["config"]["lr_d"] = -1
     run.config_path.write_text(json.dumps(doc))
-    assert train_run(run, resume=True, epochs=2, echo=False) == 1
-    assert "lr_d" in run.read_status()["error"]
+    before[run.config_path] = run.config_path.read_bytes()
+    assert train_run(run, resume=True, epochs=2, echo=False) == 2
+    assert "lr_d" in capfd.readouterr().err
+    assert {p: p.read_bytes() for p in run.path.rglob("*") if p.is_file()} == before
 
 
 def test_disk_full_fails_cleanly_and_keeps_checkpoint(tmp_path, tiny_cfg, monkeypatch):
@@ -221,12 +227,12 @@ def test_disk_full_fails_cleanly_and_keeps_checkpoint(tmp_path, tiny_cfg, monkey
     real = runs_mod.atomic_write_bytes
     calls = {"n": 0}
 
-    def flaky(path, data):
+    def flaky(path, data, **kw):
         if "train_step_" in str(path) and str(path).endswith(".safetensors"):
             calls["n"] += 1
             if calls["n"] == 2:
                 raise OSError(errno.ENOSPC, "No space left on device")
-        return real(path, data)
+        return real(path, data, **kw)
 
     monkeypatch.setattr(runs_mod, "atomic_write_bytes", flaky)
     monkeypatch.setattr(checkpoint, "atomic_write_bytes", flaky)

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from ..i18n import msg
-from .common import DataError
+from .common import UploadRefused
 
 MAX_ZIP_ENTRIES = 20_000                 # members, directories included
 MAX_ZIP_TOTAL_BYTES = 1 << 30            # 1 GiB, sum of the declared uncompressed sizes
@@ -64,31 +64,34 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
     Directories, ``__MACOSX/`` and dotfiles are in neither list.
     """
     if not path.exists():
-        raise DataError(f"{path} does not exist")
+        raise UploadRefused(f"{path} does not exist")
     if path.is_dir():
-        raise DataError(msg("{path} is a folder, not a zip archive", path=str(path)))
+        raise UploadRefused(msg("{path} is a folder, not a zip archive", path=str(path)))
+    if not path.is_file():   # a FIFO or a device would block or never end: never opened
+        raise UploadRefused(msg("{path} is not a regular file (a pipe, a device or a socket), not a zip archive",
+                                path=str(path)))
     try:
         declared = _declared_directory(path)
     except OSError as e:
-        raise DataError(f"{path} cannot be read: {e.strerror}") from None
+        raise UploadRefused(f"{path} cannot be read: {e.strerror}") from None
     if declared is not None:
         entries, directory_bytes = declared
         if entries > MAX_ZIP_ENTRIES:
-            raise DataError(msg("{path} has {n} entries; the limit is {limit}. Use fewer images (a few "
+            raise UploadRefused(msg("{path} has {n} entries; the limit is {limit}. Use fewer images (a few "
                                 "thousand are plenty for a GAN).", path=str(path), n=entries, limit=MAX_ZIP_ENTRIES))
         if directory_bytes > MAX_CENTRAL_DIRECTORY_BYTES:
-            raise DataError(f"{path} has a table of contents of {_size(directory_bytes)} (the limit is "
+            raise UploadRefused(f"{path} has a table of contents of {_size(directory_bytes)} (the limit is "
                             f"{_size(MAX_CENTRAL_DIRECTORY_BYTES)}): it lists far more members than "
                             f"{MAX_ZIP_ENTRIES:,}")
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise DataError(msg("{path} is not a zip archive (or it is damaged)", path=str(path))) from None
+        raise UploadRefused(msg("{path} is not a zip archive (or it is damaged)", path=str(path))) from None
     if not infos:
-        raise DataError(msg("{path} is an empty zip archive: it holds no files", path=str(path)))
+        raise UploadRefused(msg("{path} is an empty zip archive: it holds no files", path=str(path)))
     if len(infos) > MAX_ZIP_ENTRIES:
-        raise DataError(msg("{path} has {n} entries; the limit is {limit}. Use fewer images (a few "
+        raise UploadRefused(msg("{path} has {n} entries; the limit is {limit}. Use fewer images (a few "
                             "thousand are plenty for a GAN).", path=str(path), n=len(infos), limit=MAX_ZIP_ENTRIES))
     images, others, total = [], [], 0
     for info in infos:
@@ -96,7 +99,7 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
         _check_member(path, info)
         total += info.file_size
         if total > MAX_ZIP_TOTAL_BYTES:
-            raise DataError(msg("{path} unpacks to more than {limit} (the limit), reached at member '{name}'",
+            raise UploadRefused(msg("{path} unpacks to more than {limit} (the limit), reached at member '{name}'",
                                 path=str(path), limit=_size(MAX_ZIP_TOTAL_BYTES), name=name))
         norm = name.replace("\\", "/")
         if info.is_dir() or norm.endswith("/") or is_silent_skip(norm):
@@ -108,9 +111,9 @@ def scan_zip(path: Path) -> tuple[list[zipfile.ZipInfo], list[str]]:
     if not images:
         kinds = ", ".join(IMAGE_EXTENSIONS)
         if others:
-            raise DataError(msg("{path} contains no images ({kinds}); it has {n} other files ({few})",
+            raise UploadRefused(msg("{path} contains no images ({kinds}); it has {n} other files ({few})",
                                 path=str(path), kinds=kinds, n=len(others), few=_few(others)))
-        raise DataError(msg("{path} contains no images ({kinds})", path=str(path), kinds=kinds))
+        raise UploadRefused(msg("{path} contains no images ({kinds})", path=str(path), kinds=kinds))
     return images, others
 
 
@@ -121,18 +124,18 @@ def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
     norm = name.replace("\\", "/")
     where = dict(path=str(path), name=name)
     if "\x00" in name:
-        raise DataError(msg("{path} was rejected: member '{name}' has a NUL character in its name", **where))
+        raise UploadRefused(msg("{path} was rejected: member '{name}' has a NUL character in its name", **where))
     if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
-        raise DataError(msg("{path} was rejected: member '{name}' has an absolute path", **where))
+        raise UploadRefused(msg("{path} was rejected: member '{name}' has an absolute path", **where))
     if ".." in norm.split("/"):
-        raise DataError(msg("{path} was rejected: member '{name}' has a '..' component that points outside "
+        raise UploadRefused(msg("{path} was rejected: member '{name}' has a '..' component that points outside "
                             "the archive", **where))
     if stat.S_ISLNK(info.external_attr >> 16):
-        raise DataError(msg("{path} was rejected: member '{name}' is a symbolic link", **where))
+        raise UploadRefused(msg("{path} was rejected: member '{name}' is a symbolic link", **where))
     if (info.file_size > RATIO_CHECK_MIN_BYTES
             and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
         ratio = info.file_size / max(info.compress_size, 1)
-        raise DataError(msg("{path} was rejected: member '{name}' expands {ratio}:1 to {size}, which looks "
+        raise UploadRefused(msg("{path} was rejected: member '{name}' expands {ratio}:1 to {size}, which looks "
                             "like a zip bomb (limit {limit}:1 above {above})", ratio=round(ratio),
                             size=_size(info.file_size), limit=MAX_COMPRESSION_RATIO,
                             above=_size(RATIO_CHECK_MIN_BYTES), **where))

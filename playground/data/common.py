@@ -21,6 +21,11 @@ class DataError(ValueError):
     """A user-facing data problem; the message is plain language and names the file/folder/field."""
 
 
+class UploadRefused(DataError):
+    """A zip of images refused whole (unsafe member, over a limit, not a zip, no images): bad input,
+    so the CLI and the worker exit with status 2."""
+
+
 @dataclass
 class DataInfo:
     """What a loaded dataset is. JSON-serialisable with ``dataclasses.asdict``; stored in run folders."""

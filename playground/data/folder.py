@@ -13,7 +13,10 @@ images sit at the top, the data are unlabeled.
 Skipped, and counted in ``skipped``: files that are not images by extension (``not_image``),
 images that fail to decode (``corrupt``), images over MAX_IMAGE_PIXELS pixels or
 MAX_IMAGE_FILE_BYTES bytes (``too_large``), images outside the class folders
-(``outside_class_folders``). ``__MACOSX/``, dotfiles and OS junk files are skipped silently.
+(``outside_class_folders``), and entries that are not regular files — FIFOs, devices, sockets, or
+links to them (``special_file``): those are never opened, since opening a FIFO blocks until someone
+writes to it and a device can be read without end. ``__MACOSX/``, dotfiles and OS junk files are
+skipped silently.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import time
 import warnings
 import zipfile
@@ -126,8 +130,10 @@ def load_image_folder(path: Path, *, image_size: int, channels: int, cache_dir: 
     """Load a folder of images or a .zip of them (see the module docstring)."""
     if not path.exists():
         raise DataError(f"data_dir {path} does not exist")
+    if not path.is_dir() and not path.is_file():
+        raise DataError(f"data_dir {path} is not a folder or a file (a pipe, a device or a socket)")
     if path.is_dir():
-        entries, not_image, key_items = _list_folder(path)
+        entries, (not_image, special), key_items = _list_folder(path)
         source, zf = "folder", None
     else:
         infos, not_image = archive.scan_zip(path)   # raises DataError for an unsafe or bad zip
@@ -137,18 +143,36 @@ def load_image_folder(path: Path, *, image_size: int, channels: int, cache_dir: 
                    for i in infos]
         st = path.stat()
         key_items = [st.st_size, st.st_mtime_ns, [(i.filename, i.file_size, i.CRC) for i in infos]]
-        source = "zip"
+        source, special = "zip", []
     try:
         return _load_entries(path, source, entries, not_image, key_items, image_size, channels,
-                             cache_dir, log)
+                             cache_dir, log, special)
     finally:
         if zf is not None:
             zf.close()
 
 
+def read_image_file(path: Path) -> bytes:
+    """The bytes of an image file, opened only if it is a regular file (checked on the open file, so
+    a FIFO swapped in since the folder was listed is still never read) and read to the size limit."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_IMAGE_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_IMAGE_FILE_BYTES:
+        raise ImageTooLarge(f"over {MAX_IMAGE_FILE_BYTES:,} bytes")
+    return data
+
+
 def _list_folder(root: Path):
-    """Walk ``root`` (not following folder symlinks): image entries, other file names, cache key."""
+    """Walk ``root`` (not following folder symlinks): image entries, (other file names, special
+    files), cache key. Special files (FIFOs, devices, sockets, links to them) are only stat'ed."""
     entries, not_image, key_items = [], [], []
+    special: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
         for fn in sorted(filenames):
@@ -156,24 +180,34 @@ def _list_folder(root: Path):
             rel = full.relative_to(root).as_posix()
             if archive.is_silent_skip(rel):
                 continue
-            if not archive.is_image_name(rel):
-                not_image.append(rel)
-                continue
             try:
                 st = full.stat()
             except OSError:   # a dangling symlink: count it as unreadable below
                 st = None
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                special.append(rel)   # never opened (see the module docstring)
+                continue
+            if not archive.is_image_name(rel):
+                not_image.append(rel)
+                continue
             size = st.st_size if st else -1
-            entries.append((rel, size, lambda full=full: full))
+            entries.append((rel, size, lambda full=full: read_image_file(full)))
             key_items.append((rel, size, st.st_mtime_ns if st else 0))
     entries.sort(key=lambda e: e[0])
     key_items.sort()
-    return entries, not_image, key_items
+    if special:
+        key_items.append(("special_file", sorted(special)))
+    return entries, (not_image, special), key_items
 
 
-def _load_entries(path, source, entries, not_image, key_items, image_size, channels, cache_dir, log):
+def _load_entries(path, source, entries, not_image, key_items, image_size, channels, cache_dir, log,
+                  special=()):
     labels, class_names = plan_classes([rel for rel, _, _ in entries])
     skipped: dict[str, int] = {}
+    if special:
+        skipped["special_file"] = len(special)
+        log(f"Skipped {plural(len(special), 'special file')} (pipes, devices "
+            f"or sockets; never opened): {_few(list(special))}")
     if not_image:
         skipped["not_image"] = len(not_image)
         log(f"Skipped {plural(len(not_image), 'file')} that are not images: {_few(not_image)}")

@@ -18,6 +18,8 @@ from .common import DataError, plural
 
 def read_npz(path: Path, log=lambda msg: None) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Read ``path``: (images uint8 [N, C, H, W], labels int64 [N] or None, a note on what was used)."""
+    if not Path(path).is_file():  # a FIFO would block np.load forever, a device never end
+        raise DataError(f"{path} is not a regular file; expected a NumPy .npz archive")
     try:
         d = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:

@@ -7,13 +7,14 @@ the training worker is the only writer of ``config.json``, so renaming a run nev
 
 from __future__ import annotations
 
+import os
 import time
 import unicodedata
 from dataclasses import dataclass
 
 from playground.config import TrainConfig
 from playground.i18n import N_, format_number, msg, stored_text, t
-from playground.runs import ACTIVE_STATES, Run, RunError, atomic_write_json, read_json
+from playground.runs import ACTIVE_STATES, Run, RunError, atomic_write_json, open_entry, read_json
 
 LABEL_FILE = "label.json"
 MAX_LABEL = 100
@@ -187,12 +188,12 @@ def progress(status: dict) -> float:
 def log_tail(run: Run, max_lines: int = 60, max_bytes: int = 32_000) -> str:
     """The last lines of log.txt (read from the end, so a long log costs nothing)."""
     try:
-        with open(run.log_path, "rb") as f:
+        with os.fdopen(open_entry(run.log_path, root=run.path), "rb") as f:  # never a link out of the run
             f.seek(0, 2)
             size = f.tell()
             f.seek(max(0, size - max_bytes))
             data = f.read()
-    except OSError:
+    except (OSError, RunError):
         return ""
     lines = data.decode("utf-8", "replace").splitlines()
     if size > max_bytes and lines:
