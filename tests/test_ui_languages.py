@@ -265,3 +265,19 @@ def test_warnings_and_a_failure_written_by_real_runs_show_in_portuguese(folders,
     assert any(e.startswith("O treino falhou: As perdas viraram NaN ou infinito") and "lr_g" not in e
                for e in errors), errors
     assert any("As perdas viraram NaN" in w.value.replace("\\", "") for w in at.warning)
+
+
+def test_a_running_run_in_portuguese_with_no_missing_message(with_runs, misses):
+    from test_ui_app import fake_running
+
+    runs, _ = with_runs
+    run = Run(runs / "mnist")
+    fake_running(run)
+    run.write_status(**{**run.read_status(), "images_per_s": 3673.4, "eta_s": 200, "message": "loading data"})
+    at = app("watch", "pt", run="runs/mnist")
+    assert not at.exception
+    assert sorted(set(misses) - SAME_IN_EVERY_LANGUAGE) == []
+    assert {"Pausar", "Parar", "Aplicar"} <= {b.label for b in at.button}
+    assert "Mudar configurações durante o treino" in [e.label for e in at.expander]
+    text = at.get("progress")[0].proto.text.replace("\\", "")   # Markdown escapes of the values
+    assert "3.673 imagens/s" in text and "faltam cerca de 3 min 20 s" in text and "carregando os dados" in text
