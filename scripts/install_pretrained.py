@@ -54,10 +54,22 @@ def _dump(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def fix_config(run: Run, name: str | None) -> None:
+def schedule_for(epochs: list[int]) -> str:
+    """A snapshot schedule (config.snapshot_schedule's grammar) that keeps exactly ``epochs`` (and
+    epoch 0): "1:1,4:5,5:10" for [0, 1, 5, 10]."""
+    parts, start = [], 0
+    for e in sorted(set(epochs) - {0}):
+        parts.append(f"{e - start}:{e}")
+        start = e
+    return ",".join(parts) or "0"
+
+
+def fix_config(run: Run, name: str | None, snapshots: list[int] | None = None) -> None:
     path = run.path / "config.json"
     doc = json.loads(path.read_text())
     cfg, data = doc["config"], doc.get("data") or {}
+    if snapshots:   # the pages look for the schedule's snapshots: it names the ones kept
+        cfg["snapshot_schedule"] = schedule_for(snapshots)
     if cfg["dataset"] in BUNDLED_FILES:
         cfg["data_dir"], cfg["data_source"] = "", "bundled"
     elif cfg.get("data_dir"):
@@ -105,7 +117,7 @@ def fix_log(run: Run) -> None:
     path = run.path / "log.txt"
     if path.is_file():
         text = path.read_text()
-        clean = strip_paths(text)
+        clean = strip_paths(text).replace(" (is_test == 0)", "")   # older workers' column test
         if clean != text:
             path.write_text(clean)
 
@@ -130,9 +142,9 @@ def copy_run(src: Path, dest: Path, snapshots: set[int] | None) -> None:
     shutil.copytree(src, dest, ignore=ignore)
 
 
-def install(path: Path, name: str | None) -> None:
+def install(path: Path, name: str | None, snapshots: list[int] | None = None) -> None:
     run = Run(path)
-    fix_config(run, name)
+    fix_config(run, name, snapshots)
     events = recompute_events(run)
     fix_log(run)
     slim_run(path)
@@ -153,7 +165,7 @@ def main() -> None:
     if src_dest:
         src, dest = args.paths
         copy_run(src, dest, keep)
-        install(dest, args.name)
+        install(dest, args.name, Run(dest).snapshot_epochs() if keep else None)
     else:
         if args.name or keep:
             raise SystemExit("--name and --snapshots go with SRC DEST")

@@ -28,5 +28,7 @@ with open(path, "wb") as f:
     write_po(f, cat, omit_header=False, no_location=True, sort_output=True, width=100)
 PY
 "$PYBABEL" compile -d playground/locale --statistics
-# The pretrained runs' names and data notes: edited by hand in pretrained.po (no code holds them).
+# The pretrained runs' names and data notes (no code holds them): new ones are added to
+# pretrained.po, to be translated there by hand.
+"${PYTHON:-.venv/bin/python}" scripts/pretrained_messages.py
 "$PYBABEL" compile -d playground/locale -D pretrained --statistics

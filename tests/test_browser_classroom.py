@@ -192,7 +192,7 @@ def test_a_new_tab_finds_the_training_run_and_a_refused_setting_stays(classroom)
 
             # A negative learning rate is refused next to its field, in the field's own words ...
             page.get_by_text("Change settings while it trains").click()
-            field = page.get_by_role("spinbutton", name="Learning rate of G")
+            field = page.get_by_role("textbox", name="Learning rate of G")
             field.fill("-0.001")
             field.press("Enter")   # submits the form
             message = page.get_by_text(re.compile(r"^Learning rate of G must be a number greater than 0 "

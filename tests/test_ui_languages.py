@@ -168,7 +168,7 @@ def test_a_failure_mode_warning_shows_in_the_page_language(with_runs):
     run = Run(runs / "mnist")
     _add_event(run)
     pt = [w.value for w in app("watch", "pt", run="runs/mnist").warning]
-    pt = [w.replace("\\", "") for w in pt]            # the Markdown escapes of the values
+    pt = [w.replace("\\", "").replace("\u2060", "") for w in pt]            # the Markdown escapes of the values
     assert any("O discriminador está ganhando de lavada" in w and "O que tentar:" in w and "Época 2:" in w
                and "0,05" in w and "0,00005" in w for w in pt), pt
     en = [w.value for w in app("watch", "en", run="runs/mnist").warning]
@@ -180,7 +180,7 @@ def test_an_old_warning_without_a_message_id_shows_its_stored_text(with_runs):
     run = Run(runs / "mnist")
     _add_event(run, stored=False)
     pt = [w.value for w in app("watch", "pt", run="runs/mnist").warning]
-    assert any("The discriminator is winning outright" in w.replace("\\", "") for w in pt), pt
+    assert any("The discriminator is winning outright" in w.replace("\\", "").replace("\u2060", "") for w in pt), pt
 
 
 # ----------------------------------------------------------------------------- markup stays text
@@ -193,7 +193,7 @@ def _no_live_markup(at, payload):
     """Wherever the payload's words are shown, they are escaped (literal), never the raw markup."""
     seen = 0
     for text in shown(at):
-        if any(m in text.replace("\\", "") for m in MARKERS):
+        if any(m in text.replace("\\", "").replace("\u2060", "") for m in MARKERS):
             seen += 1
             assert payload not in text, text
             assert esc(payload) in text, text
@@ -248,10 +248,10 @@ def test_warnings_and_a_failure_written_by_real_runs_show_in_portuguese(folders,
     winning.create(tiny_cfg(dataset="ring", epochs=4, max_images=320, lr_g=1e-4, lr_d=1e-2, log_every=2,
                             quality_samples=200))
     assert train_run(winning, echo=False) == 0
-    pt = [w.value.replace("\\", "") for w in app("watch", "pt", run="runs/winning").warning]
+    pt = [w.value.replace("\\", "").replace("\u2060", "") for w in app("watch", "pt", run="runs/winning").warning]
     assert any("O discriminador está ganhando de lavada" in w and "O que tentar: Diminua a taxa de "
                "aprendizado de D" in w for w in pt), pt
-    en = [w.value.replace("\\", "") for w in app("watch", "en", run="runs/winning").warning]
+    en = [w.value.replace("\\", "").replace("\u2060", "") for w in app("watch", "en", run="runs/winning").warning]
     assert any("The discriminator is winning outright" in w for w in en), en
 
     real = losses.d_loss
@@ -261,7 +261,23 @@ def test_warnings_and_a_failure_written_by_real_runs_show_in_portuguese(folders,
     assert train_run(diverged, echo=False) == 1
     assert "error_id" in diverged.read_status()
     at = app("watch", "pt", run="runs/diverged")
-    errors = [e.value.replace("\\", "") for e in at.error]
+    errors = [e.value.replace("\\", "").replace("\u2060", "") for e in at.error]
     assert any(e.startswith("O treino falhou: As perdas viraram NaN ou infinito") and "lr_g" not in e
                for e in errors), errors
-    assert any("As perdas viraram NaN" in w.value.replace("\\", "") for w in at.warning)
+    assert any("As perdas viraram NaN" in w.value.replace("\\", "").replace("\u2060", "") for w in at.warning)
+
+
+def test_a_running_run_in_portuguese_with_no_missing_message(with_runs, misses):
+    from test_ui_app import fake_running
+
+    runs, _ = with_runs
+    run = Run(runs / "mnist")
+    fake_running(run)
+    run.write_status(**{**run.read_status(), "images_per_s": 3673.4, "eta_s": 200, "message": "loading data"})
+    at = app("watch", "pt", run="runs/mnist")
+    assert not at.exception
+    assert sorted(set(misses) - SAME_IN_EVERY_LANGUAGE) == []
+    assert {"Pausar", "Parar", "Aplicar"} <= {b.label for b in at.button}
+    assert "Mudar configurações durante o treino" in [e.label for e in at.expander]
+    text = at.get("progress")[0].proto.text.replace("\\", "").replace("\u2060", "")   # Markdown escapes of the values
+    assert "3.673 imagens/s" in text and "faltam cerca de 3 min 20 s" in text and "carregando os dados" in text

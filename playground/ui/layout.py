@@ -29,7 +29,7 @@ _BASE_CSS = """
 }
 .st-key-watch_grid [data-testid="stImage"] { align-items: center; }
 .st-key-cmp_grid_A img, .st-key-cmp_grid_B img {
-  max-height: calc(100vh - 120px); width: auto !important; max-width: 100%%; margin: 0 auto; display: block;
+  max-height: calc(100vh - 340px); width: auto !important; max-width: 100%%; margin: 0 auto; display: block;
 }
 /* an old 1024-px projector: a narrower menu leaves the page the room for names and grids */
 @media (max-width: 1200px) {

@@ -164,6 +164,8 @@ def page_link(name: str, label: str, run_key: str | None = None, icon: str | Non
     if not page_available(name):
         return
     query = {"lang": lang()}
+    if st.query_params.get("present") == "1":   # presentation mode follows the teacher's clicks
+        query["present"] = "1"
     if run_key:
         query[param] = run_key
     st.page_link(PAGES[name], label=label, icon=icon, query_params=query)

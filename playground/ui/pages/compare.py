@@ -7,7 +7,7 @@ import streamlit as st
 
 from playground.runs import RunError
 from playground.ui import compare_data as cd
-from playground.ui import glossary
+from playground.ui import glossary, layout
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_figures import overlay_figure
 from playground.ui.explore_widgets import epoch_ui, no_runs_hint, show_png
@@ -39,9 +39,10 @@ def _series(ref, label: str) -> dict:
 
 def main() -> None:
     st.title(tr("Compare two runs"))
-    st.markdown(tr("Put two runs side by side, for example a fully connected **GAN** and a convolutional "
-                   "**DCGAN** trained on the same images, and scrub through their epochs together to see "
-                   "which one learns faster and which makes sharper samples."))
+    with layout.clutter():
+        st.markdown(tr("Put two runs side by side, for example a fully connected **GAN** and a convolutional "
+                       "**DCGAN** trained on the same images, and scrub through their epochs together to see "
+                       "which one learns faster and which makes sharper samples."))
     refs = all_runs()
     if len(refs) < 2:
         if refs:
@@ -52,8 +53,9 @@ def main() -> None:
         return
     default_a, default_b = cd.default_pair(refs)
     # one above the other, each as wide as the page: side by side, long run names were cut
-    ref_a = run_picker(tr("Run A"), param="a", default=default_a)
-    ref_b = run_picker(tr("Run B"), param="b", default=default_b)
+    with layout.clutter():   # out of sight in presentation mode, still choosing the runs
+        ref_a = run_picker(tr("Run A"), param="a", default=default_a)
+        ref_b = run_picker(tr("Run B"), param="b", default=default_b)
     if ref_a is None or ref_b is None:
         return
     if ref_a.key == ref_b.key:
@@ -64,7 +66,8 @@ def main() -> None:
         st.error(tr("One of these runs cannot be read: {error}", error=e))
         return
     same, note = cd.noise_note(cfg_a, cfg_b, lang())
-    (st.success if same else st.warning)(note)
+    with layout.clutter() if same else st.container():   # a difference is never hidden
+        (st.success if same else st.warning)(note)
     if cfg_a.dataset != cfg_b.dataset:
         st.caption(tr("Note: A learns {a} and B learns {b}.", a=cfg_a.dataset, b=cfg_b.dataset))
 
@@ -84,7 +87,8 @@ def main() -> None:
         for col, ref, saved, label in ((left, ref_a, ep_a, label_a), (right, ref_b, ep_b, label_b)):
             with col:
                 e = cd.nearest(saved, selected)
-                png = grid_png(ref.run.sample_path(e), GRID_PX) if e is not None else None
+                width = 2 * GRID_PX if layout.presenting() else GRID_PX   # a projector: as large as fits
+                png = grid_png(ref.run.sample_path(e), width) if e is not None else None
                 if png is None:
                     st.caption(tr("{run}: no grid saved yet.", run=label))
                     continue

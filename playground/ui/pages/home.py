@@ -43,23 +43,20 @@ own = [r for r in refs if not r.readonly]
 
 # The one-click start stays at the top whatever runs exist: a class starts here.
 with st.container(border=True, key="classroom_start"):
-    text, button = st.columns([3, 1], vertical_alignment="center")
+    text, button = st.columns([5, 3], vertical_alignment="center")
     text.markdown(f"**{tr(classroom.title)}.** {tr(classroom.description)} "
                   + tr("You will watch blurry blobs turn into shirts, shoes and bags, epoch by epoch."))
     if button.button(tr("Train the classroom preset"), type="primary", icon=":material/play_arrow:",
                      width="stretch"):
         start_classroom()
 
-links = st.columns(4)
-with links[0]:
+# links as wide as their labels, wrapping on a narrow screen (four columns cut them at 1024 px)
+with st.container(horizontal=True):
     page_link("train", tr("…or choose your own settings on the Train page") if not refs else tr("Train a GAN"),
               icon=":material/model_training:")
-if refs:
-    with links[1]:
+    if refs:
         page_link("watch", tr("Watch a run"), icon=":material/monitoring:")
-    with links[2]:
         page_link("compare", tr("Compare GAN and DCGAN"), icon=":material/compare:")
-    with links[3]:
         page_link("explore", tr("Explore the latent space"), icon=":material/tune:")
 
 if pretrained:
