@@ -18,7 +18,7 @@ import struct
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from .common import DataError, UploadRefused, plural
+from .common import UploadRefused, plural
 
 MAX_ZIP_ENTRIES = 20_000                 # members, directories included
 MAX_ZIP_TOTAL_BYTES = 1 << 30            # 1 GiB, sum of the declared uncompressed sizes
@@ -48,8 +48,9 @@ def is_image_name(relpath: str) -> bool:
 def check_zip(path: str | Path) -> list[str]:
     """Validate a zip of images without extracting it; return the member names that would be read.
 
-    Raises DataError naming the zip (and the member, where one is to blame) when the file is not a
-    zip, is empty, has more than MAX_ZIP_ENTRIES entries, unpacks to more than MAX_ZIP_TOTAL_BYTES,
+    Raises UploadRefused (a DataError) naming the zip (and the member, where one is to blame) when
+    the file is not a zip, is empty, has more than MAX_ZIP_ENTRIES entries, unpacks to more than
+    MAX_ZIP_TOTAL_BYTES,
     has a member with an absolute path, a ``..`` component or a symlink, a member that expands more
     than MAX_COMPRESSION_RATIO:1 to over RATIO_CHECK_MIN_BYTES, or holds no image files at all.
     """
