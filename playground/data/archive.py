@@ -50,9 +50,9 @@ def check_zip(path: str | Path) -> list[str]:
 
     Raises UploadRefused (a DataError) naming the zip (and the member, where one is to blame) when
     the file is not a zip, is empty, has more than MAX_ZIP_ENTRIES entries, unpacks to more than
-    MAX_ZIP_TOTAL_BYTES,
-    has a member with an absolute path, a ``..`` component or a symlink, a member that expands more
-    than MAX_COMPRESSION_RATIO:1 to over RATIO_CHECK_MIN_BYTES, or holds no image files at all.
+    MAX_ZIP_TOTAL_BYTES, has a member with an absolute path, a ``..`` component or a symlink, a
+    member that expands more than MAX_COMPRESSION_RATIO:1 to over RATIO_CHECK_MIN_BYTES, or holds
+    no image files at all.
     """
     images, _ = scan_zip(Path(path))
     return [info.filename for info in images]
