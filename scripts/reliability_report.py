@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/reliability_report.py                 # the full campaigns (~15-30 min on 2 CPUs)
     .venv/bin/python scripts/reliability_report.py --kills 5 --watch-seconds 20 --out /tmp/r.md   # a quick look
+    .venv/bin/python scripts/reliability_report.py --only folders --keep-previous   # rerun one campaign, keep the rest
 
 Campaigns (helpers in playground/reliability.py; tests with fewer trials in tests/test_crash_safety.py,
 test_jobs.py, test_os_errors.py, test_hostile_input.py):
@@ -359,7 +360,10 @@ def watcher_campaign(work: Path, pages: int, seconds: float) -> dict:
     out = work / "watchers.json"
     cmd = [sys.executable, str(ROOT / "scripts" / "many_watchers.py"), "--pages", str(pages),
            "--seconds", str(seconds), "--json", str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 600)
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 600)
+    except subprocess.TimeoutExpired:   # a busy machine: say so in the report instead of losing it
+        return {"error": f"scripts/many_watchers.py did not finish within {seconds + 600:g} s"}
     if not out.exists():
         return {"error": (proc.stdout + proc.stderr)[-2000:]}
     return json.loads(out.read_text())
@@ -493,6 +497,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="crash,restarts,os,hostile,watchers,folders",
                     help="comma-separated campaigns to run (default: all)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--keep-previous", action="store_true",
+                    help="keep the sections (and summary rows) of campaigns not in --only from the report at --out")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "reliability.md"))
     args = ap.parse_args(argv)
     command = "scripts/reliability_report.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
@@ -550,16 +556,48 @@ def main(argv=None) -> int:
             ok = sum(r["survived"] for r in t)
             summary.append(row("6. run folders edited, linked, special; bad flags", len(t), ok,
                                f"{len(t) - ok} trials; {sum(r['changed'] for r in t)} entries changed"))
+    kept = []
+    if args.keep_previous and Path(args.out).exists():
+        kept = _previous_sections(Path(args.out).read_text(), only)
+        summary[2:] = sorted(summary[2:] + [r for r, _ in kept if r], key=lambda r: r[:6])
+        sections = sorted([sec for _, sec in kept] + sections, key=lambda sec: sec[0])
     header = ["# Reliability report", "",
               f"Written by `.venv/bin/python {command.strip()}` on {time.strftime('%Y-%m-%d %H:%M')}, "
               f"in {(time.time() - started) / 60:.1f} min. Machine: {platform.machine()}, {os.cpu_count()} CPUs "
               f"(shared; load average {load0[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end), Python "
-              f"{platform.python_version()}, PyTorch {torch.__version__}, CPU only.", "", *summary, ""]
+              f"{platform.python_version()}, PyTorch {torch.__version__}, CPU only."
+              + (f" Campaigns run this time: {', '.join(sorted(only))}; the others' sections are kept from the "
+                 "previous report and say so." if kept else ""), "", *summary, ""]
     text = "\n".join(header + [line for s in sections for line in s + [""]])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     log(f"wrote {args.out}")
     return 0
+
+
+CAMPAIGN_NUMBERS = {"crash": "1", "restarts": "2", "os": "3", "hostile": "4", "watchers": "5", "folders": "6"}
+
+
+def _previous_sections(text: str, only: set) -> list[tuple[str, list[str]]]:
+    """(summary row, section lines) of the previous report's campaigns that were not run now."""
+    lines = text.splitlines()
+    written = next((ln for ln in lines if ln.startswith("Written by")), "")
+    when = written.split(" on ", 1)[-1].split(",", 1)[0] if written else "an earlier run"
+    out = []
+    for key, number in CAMPAIGN_NUMBERS.items():
+        if key in only:
+            continue
+        start = next((i for i, ln in enumerate(lines) if ln.startswith(f"## {number}. ")), None)
+        if start is None:
+            continue
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        body = lines[start:end]
+        while body and not body[-1].strip():
+            body.pop()
+        note = f"*Kept from the previous report (written {when.split(' in ')[0]}); not rerun this time.*"
+        summary = next((ln for ln in lines if ln.startswith(f"| {number}. ")), "")
+        out.append((summary, [body[0], "", note, *body[1:]]))
+    return out
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def test_sigterm_stops_a_worker_that_is_loading_data(tmp_path):
               "from playground.runs import Run\nsys.exit(w.train_run(Run(sys.argv[1]), echo=False))\n")
     proc = subprocess.Popen([sys.executable, "-c", script, str(run.path)], cwd=str(H.PROJECT_ROOT),
                             env=rel.worker_env(), stderr=subprocess.PIPE, text=True)
-    assert rel.wait_until(lambda: run.read_status().get("message") == "loading data", 60, 0.05, proc)
+    assert rel.wait_until(lambda: run.read_status().get("message") == "loading data", 240, 0.05, proc)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0

@@ -49,10 +49,11 @@ def is_image_name(relpath: str) -> bool:
 def check_zip(path: str | Path) -> list[str]:
     """Validate a zip of images without extracting it; return the member names that would be read.
 
-    Raises DataError naming the zip (and the member, where one is to blame) when the file is not a
-    zip, is empty, has more than MAX_ZIP_ENTRIES entries, unpacks to more than MAX_ZIP_TOTAL_BYTES,
-    has a member with an absolute path, a ``..`` component or a symlink, a member that expands more
-    than MAX_COMPRESSION_RATIO:1 to over RATIO_CHECK_MIN_BYTES, or holds no image files at all.
+    Raises UploadRefused (a DataError) naming the zip (and the member, where one is to blame) when
+    the file is not a zip, is empty, has more than MAX_ZIP_ENTRIES entries, unpacks to more than
+    MAX_ZIP_TOTAL_BYTES, has a member with an absolute path, a ``..`` component or a symlink, a
+    member that expands more than MAX_COMPRESSION_RATIO:1 to over RATIO_CHECK_MIN_BYTES, or holds
+    no image files at all.
     """
     images, _ = scan_zip(Path(path))
     return [info.filename for info in images]
