@@ -317,6 +317,25 @@ def test_pretrained_runs_are_read_only(with_runs):
     assert "Trained and ready" in texts(home)
 
 
+def test_a_pretrained_run_offers_a_new_run_from_its_settings(with_runs):
+    """A pretrained run cannot be resumed (no training checkpoints ship): its Watch page opens the
+    Train form filled with every setting of that run instead."""
+    runs, pre = with_runs
+    shutil.move(str(runs / "hinge"), str(pre / "hinge"))
+    cfg = Run(pre / "hinge").read_config()
+    at = app("watch", run="pretrained/hinge")
+    copy = next(b for b in at.button if b.label == "New run from these settings")
+    copy.click().run()
+    assert not at.exception
+    assert any(b.label == "Start training" for b in at.button)      # now on the Train page
+    assert at.selectbox(key="train.arch").value == cfg.arch == "mlp"
+    assert at.selectbox(key="train.objective").value == cfg.objective == "hinge"
+    assert at.number_input(key="train.epochs").value == cfg.epochs
+    assert at.text_input(key="train.name").value == ""               # a new run gets its own name
+    start = next(b for b in at.button if b.label == "Start training")
+    assert not start.disabled                                        # the settings are valid as they are
+
+
 # ----------------------------------------------------------------------------- train form
 def test_train_form_shows_validation_next_to_the_field(folders):
     at = app("train")

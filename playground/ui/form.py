@@ -179,6 +179,19 @@ def apply_preset() -> None:
             st.session_state[KEY + name] = _widget_value(value)
 
 
+def load_settings(config: dict) -> None:
+    """Put a run's settings into every field of the Train form (its "new run from these
+    settings"). The run's name and an uploaded zip are not reused: a new run gets its own."""
+    preset = config.get("preset")
+    base = preset_defaults(preset) if preset in PRESETS else TrainConfig().to_dict()
+    for name, value in base.items():
+        if name not in OTHER:
+            st.session_state[KEY + name] = _widget_value(config.get(name, value))
+    if preset in PRESETS:
+        st.session_state[KEY + "preset"] = preset
+    st.session_state[KEY + "name"] = ""
+
+
 def check(values: dict) -> tuple[TrainConfig | None, dict[str, str]]:
     """(config, {}) when ``values`` are valid, else (None, {field: message}) naming every problem."""
     values, typed = parse_typed(values)

@@ -16,7 +16,8 @@ from playground.config import ConfigError, TrainConfig
 from playground.runs import ACTIVE_STATES, RunError, effective_state
 from playground.ui import charts, explain, exports, layout, runinfo
 from playground.i18n import N_, parse_number, render
-from playground.ui.common import RunRef, job_manager
+from playground.ui import form
+from playground.ui.common import PAGES, RunRef, job_manager
 from playground.ui.form import typed_number
 from playground.ui.i18n import esc, lang, num, shown, tr, trn, tx
 from playground.ui.widgets import metrics_for, show_grid
@@ -63,6 +64,17 @@ def controls(ref: RunRef, state: str, status: dict, cfg: TrainConfig) -> None:
         cols[1].write("")
         if cols[1].button(tr("Continue training"), icon=":material/fast_forward:"):
             _resume(manager, run, epochs=int(more))
+
+
+def new_run_button(ref: RunRef, cfg: TrainConfig) -> None:
+    """Open the Train form filled with this run's settings (a pretrained run cannot be resumed:
+    its training checkpoints are not shipped; a new run starts from its settings instead)."""
+    if st.button(tr("New run from these settings"), icon=":material/content_copy:",
+                 key=f"copy::{ref.key}",
+                 help=tr("Opens the Train page with every setting of this run filled in; change what "
+                         "you like and start.")):
+        form.load_settings(cfg.to_dict())
+        st.switch_page(PAGES["train"], query_params={"lang": lang()})
 
 
 def _resume(manager, run, epochs=None) -> None:

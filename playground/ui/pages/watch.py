@@ -8,7 +8,8 @@ from playground.config import TOY_NAMES
 from playground.runs import ACTIVE_STATES, RunError, effective_state
 from playground.ui import explain, glossary, layout, runinfo
 from playground.ui.common import job_manager, run_picker
-from playground.ui.watch_parts import POLL_S, controls, live_settings, live_view, player, scrub_epoch
+from playground.ui.watch_parts import (POLL_S, controls, live_settings, live_view, new_run_button, player,
+                                      scrub_epoch)
 from playground.ui.i18n import esc, lang, shown, tr
 from playground.ui.widgets import page_link, state_badge
 
@@ -76,8 +77,11 @@ with left:
     with layout.clutter():
         if ref.readonly:
             st.caption(tr("A pretrained run: read-only. Train your own on the Train page."))
+            new_run_button(ref, cfg)
         else:
             controls(ref, state, status, cfg)
+            if state in ("finished", "stopped", "failed", "interrupted"):
+                new_run_button(ref, cfg)
             if state in ("running", "paused"):
                 live_settings(ref, status, cfg)
 
