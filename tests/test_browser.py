@@ -7,91 +7,27 @@ is refused with a clear message; the server's log holds no traceback.
 
 import io
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from browser_support import ARGS, CHROMIUM, need_browser, start_server, stop_server
 
 pytestmark = pytest.mark.browser
 
 
-def _need_browser():
-    """Skip without a browser, unless the test script demands one (then it is a failure)."""
-    why = None
-    if not CHROMIUM.exists():
-        why = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            why = "the playwright package is missing (pip install -r requirements-dev.txt)"
-    if why:
-        if os.environ.get("GAN_PLAYGROUND_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests are required but {why}")
-        pytest.skip(why)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kill_group(pid) -> None:
-    try:
-        os.killpg(int(pid), signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, TypeError, ValueError):
-        pass
-
-
 @pytest.fixture
 def server(tmp_path):
-    _need_browser()
+    need_browser()
     runs, pre = tmp_path / "runs", tmp_path / "pretrained"
     runs.mkdir()
     pre.mkdir()
-    port = _free_port()
-    env = dict(os.environ, GAN_PLAYGROUND_RUNS=str(runs), GAN_PLAYGROUND_PRETRAINED=str(pre),
-               GAN_PLAYGROUND_MAX_JOBS="1", PYTHONUNBUFFERED="1")
     log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(log_path, runs, pre, wait_s=30)
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
         yield url, runs, log_path
     finally:
-        for status in runs.glob("*/status.json"):      # workers run in sessions of their own
-            try:
-                _kill_group(json.loads(status.read_text()).get("pid"))
-            except (OSError, ValueError):
-                pass
-        _kill_group(proc.pid)
-        proc.wait(timeout=10)
+        stop_server(proc, runs)
 
 
 def _evil_zip() -> bytes:

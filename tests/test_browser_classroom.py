@@ -2,18 +2,14 @@
 Watch finds the run that is training (and its picker label follows the run), and a refused live
 setting keeps its message across the page's live updates."""
 
-import json
-import os
 import re
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from test_browser import ARGS, CHROMIUM, _free_port, _kill_group, _need_browser
+from browser_support import ARGS, CHROMIUM, need_browser, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.browser
@@ -22,61 +18,33 @@ pytestmark = pytest.mark.browser
 def _start_server(tmp_path, pretrained: Path):
     runs = tmp_path / "runs"
     runs.mkdir()
-    port = _free_port()
-    env = dict(os.environ, GAN_PLAYGROUND_RUNS=str(runs), GAN_PLAYGROUND_PRETRAINED=str(pretrained),
-               GAN_PLAYGROUND_MAX_JOBS="1", PYTHONUNBUFFERED="1")
     log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read()
-            return proc, url, runs, log_path
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                _kill_group(proc.pid)
-                pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-
-
-def _stop(proc, runs):
-    for status in runs.glob("*/status.json"):      # workers run in sessions of their own
-        try:
-            _kill_group(json.loads(status.read_text()).get("pid"))
-        except (OSError, ValueError):
-            pass
-    _kill_group(proc.pid)
-    proc.wait(timeout=10)
+    proc, url = start_server(log_path, runs, pretrained)
+    return proc, url, runs, log_path
 
 
 @pytest.fixture
 def shipped(tmp_path):
     """A server over the pretrained runs that ship with the app (read only)."""
-    _need_browser()
+    need_browser()
     proc, url, runs, log = _start_server(tmp_path, ROOT / "pretrained")
     try:
         yield url
     finally:
-        _stop(proc, runs)
+        stop_server(proc, runs)
 
 
 @pytest.fixture
 def classroom(tmp_path):
     """A server with no pretrained runs, whose runs folder the test fills."""
-    _need_browser()
+    need_browser()
     pre = tmp_path / "pretrained"
     pre.mkdir()
     proc, url, runs, log = _start_server(tmp_path, pre)
     try:
         yield url, runs, log
     finally:
-        _stop(proc, runs)
+        stop_server(proc, runs)
 
 
 _GRID = ".st-key-watch_grid img"

@@ -3,18 +3,13 @@ page of a pretrained run in Portuguese, and text from URLs and run names that ne
 an image or a request to another host."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
 
-from test_browser import ARGS, CHROMIUM, _free_port, _kill_group, _need_browser
+from browser_support import ARGS, CHROMIUM, need_browser, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "pretrained"
@@ -30,7 +25,7 @@ DIRECTIVES = "**bold** :material/home: :smile: :red[red] $x^2$ www.example.com a
 def server(tmp_path):
     """A server over the shipped pretrained runs and one run of the user's own (a copy of a
     pretrained one) whose name is a Markdown link and an image."""
-    _need_browser()
+    need_browser()
     if not (PRETRAINED / SHOWN / "config.json").is_file():
         pytest.skip("the pretrained runs are not installed")
     runs = tmp_path / "runs"
@@ -38,31 +33,12 @@ def server(tmp_path):
     own = runs / "named"
     shutil.copytree(PRETRAINED / "ring-collapse", own)
     (own / "label.json").write_text(json.dumps({"name": f"{LINK} {IMAGE} {HTML} **bold**"}))
-    port = _free_port()
-    env = dict(os.environ, GAN_PLAYGROUND_RUNS=str(runs), GAN_PLAYGROUND_PRETRAINED=str(PRETRAINED),
-               GAN_PLAYGROUND_MAX_JOBS="1", PYTHONUNBUFFERED="1")
     log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(log_path, runs, PRETRAINED, wait_s=30)
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
         yield url, log_path
     finally:
-        _kill_group(proc.pid)
-        proc.wait(timeout=10)
+        stop_server(proc, runs)
 
 
 def _chart_texts(page) -> list[str]:
