@@ -94,8 +94,8 @@ def test_pages_render_for_every_kind_of_run(monkeypatch, roots, page, run):
 def test_latent_slider_changes_the_image(monkeypatch, roots):
     at = _app(monkeypatch, roots, "explore.py", run="runs/gan")
     before = _image_url(at, "G(z)")
-    assert at.slider(key="lx_z0").value != 2.5
-    at.slider(key="lx_z0").set_value(2.5).run()
+    assert at.select_slider(key="lx_z0").value != 2.5
+    at.select_slider(key="lx_z0").set_value(2.5).run()
     assert not at.exception
     after = _image_url(at, "G(z)")
     assert after != before
@@ -109,7 +109,7 @@ def test_latent_slider_changes_the_image(monkeypatch, roots):
     assert _image_url(at, "G(z)") == before
     # a new seed moves every slider
     at.number_input(key="lx_seed").set_value(5).run()
-    assert at.slider(key="lx_z0").value != 2.5 and _image_url(at, "G(z)") != before
+    assert at.select_slider(key="lx_z0").value != 2.5 and _image_url(at, "G(z)") != before
     seeded = _image_url(at, "G(z)")
     at.button(key="lx_random").click().run()
     assert at.number_input(key="lx_seed").value != 5 and _image_url(at, "G(z)") != seeded

@@ -24,6 +24,7 @@ from playground.ui.i18n import lang, num, tr
 
 SLIDER_DIMS = 8        # how many latent dimensions get a slider
 SLIDER_RANGE = 3.0     # ±3 standard deviations hold 99.7% of a Gaussian's values
+Z_VALUES = [round(i / 100, 2) for i in range(-int(SLIDER_RANGE * 100), int(SLIDER_RANGE * 100) + 1)]
 BIG_PX = 360           # the explored image is enlarged to about this size
 GALLERY = 12           # samples to pick a, b, c from
 
@@ -95,7 +96,9 @@ def sliders_ui(run_path: str, epoch: int, label: int | None) -> None:
     with slider_col:
         cols = st.columns(2)
         for i in range(k):
-            cols[i % 2].slider(f"z[{i}]", -SLIDER_RANGE, SLIDER_RANGE, step=0.01, key=f"lx_z{i}")
+            # a select slider so the value shows as the page's language writes it (-1,13 in pt-BR)
+            cols[i % 2].select_slider(f"z[{i}]", options=Z_VALUES, key=f"lx_z{i}",
+                                      format_func=lambda v: num(v, decimals=2))
         if z_dim > k:
             st.caption(tr("The other {rest} of the {n} dimensions stay at the seed's values.", rest=z_dim - k, n=z_dim))
     z = latent.seed_latent(z_dim, int(ss["lx_seed"]))
