@@ -14,9 +14,10 @@ from playground.runs import Run, RunError
 from playground.ui.common import all_runs
 from playground.ui.explore_figures import coverage_figure, toy_figure, view_extent
 from playground.ui.explore_widgets import TRAIN_PAGE, epoch_ui, is_toy, link_or_text, picker_ui
-from playground.ui import glossary
-from playground.ui.i18n import esc, lang, num, tr, tx
+from playground.ui import glossary, layout
+from playground.ui.i18n import lang, num, tr, tx
 
+PLANE_PX = 470         # the plane's height: whole on a 1366x768 screen under the page's header
 ARROW_POINTS = 128     # arrows drawn (of the 512 fixed-noise points): enough to see the flow
 ARROW_SHARE = 0.12     # the longest arrow, as a share of the half-width in view
 SURFACE_CELLS = 96     # D is evaluated on this many points per side of the view
@@ -81,20 +82,23 @@ def main() -> None:
     if not epochs:
         st.info(tr("This run has not saved a plot yet: the first appears as soon as training starts."))
         return
-    c1, c2, c3 = st.columns([4, 2, 1], vertical_alignment="bottom")
-    with c1:
+    # the plane starts right under the picker and its controls stand beside it, so a 1366x768
+    # screen shows the whole plane without scrolling
+    plane, side = st.columns([3, 2], gap="large")
+    with side:
         epoch = epoch_ui(tr("Epoch"), epochs, key=f"toy_epoch_{ref.key}",
                          help=tr("Each saved epoch; 0 is before any training."))
-    label = None
-    doc = run.read_config_doc()
-    names = [glossary.class_name(n, lang()) for n in (doc.get("data") or {}).get("class_names") or []]
-    if cfg.conditional and names:
-        with c2:
-            label = st.selectbox(tr("Class"), range(len(names)), format_func=lambda i: str(names[i]),
-                                 key="toy_class",
-                                 help=tr("A conditional run: D's view and G's points for one class."))
-    with c3:
-        show_arrows = st.toggle(tr("Arrows"), value=True, key="toy_arrows")
+        label = None
+        doc = run.read_config_doc()
+        names = [glossary.class_name(n, lang()) for n in (doc.get("data") or {}).get("class_names") or []]
+        c2, c3 = st.columns([2, 1], vertical_alignment="bottom")
+        if cfg.conditional and names:
+            with c2:
+                label = st.selectbox(tr("Class"), range(len(names)), format_func=lambda i: str(names[i]),
+                                     key="toy_class",
+                                     help=tr("A conditional run: D's view and G's points for one class."))
+        with c3:
+            show_arrows = st.toggle(tr("Arrows"), value=True, key="toy_arrows")
     try:
         v = _view(run, epoch, label, show_arrows)
     except (RunError, CheckpointError, ValueError) as e:
@@ -102,11 +106,10 @@ def main() -> None:
         return
     objective = cfg.objective
     prob = objective in ("bce", "minimax")
-    plane, side = st.columns([3, 2], gap="large")
     with plane:
         st.plotly_chart(toy_figure(v["surface"], v["surface_extent"], v["real"], v["fake"], v["arrows"],
                                    tx("D says real") if prob else tx("D's score (scaled)"), view=v["view"],
-                                   lang=lang()),
+                                   height=640 if layout.presenting() else PLANE_PX, lang=lang()),
                         key="toy_plane")
         if v["note"]:
             st.caption(v["note"])
