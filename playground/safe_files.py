@@ -77,27 +77,38 @@ def open_dir(root: str | os.PathLike, parts: tuple[str, ...] = ()) -> int:
     return fd
 
 
+def _regular_entry(path: str | os.PathLike, root: str | os.PathLike | None):
+    """(path, its name, an fd of its real folder inside ``root``, its lstat or None when missing);
+    UnsafeEntry when the entry exists and is not a regular file. The caller closes the fd."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    parts = relative_parts(path, root)
+    dfd = open_dir(root, parts[:-1])
+    try:
+        st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        st = None
+    except BaseException:
+        os.close(dfd)
+        raise
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        os.close(dfd)
+        raise _refusal(path, st.st_mode)
+    return path, parts[-1], dfd, st
+
+
 def open_entry(path: str | os.PathLike, flags: int = os.O_RDONLY, *, root: str | os.PathLike | None = None,
                mode: int = 0o644) -> int:
     """Open the regular file ``path`` inside ``root`` (default: its own folder) and return its fd.
 
     UnsafeEntry, naming the entry, when it or a folder on the way is a symlink, a FIFO, a device, a
     socket or a folder; FileNotFoundError as usual when it is missing (and O_CREAT is not given)."""
-    path = Path(path)
-    root = Path(root) if root is not None else path.parent
-    parts = relative_parts(path, root)
-    dfd = open_dir(root, parts[:-1])
+    path, name, dfd, st = _regular_entry(path, root)
     try:
+        if st is None and not flags & os.O_CREAT:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
         try:
-            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
-        except FileNotFoundError:
-            if not flags & os.O_CREAT:
-                raise
-            st = None
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            raise _refusal(path, st.st_mode)
-        try:
-            fd = os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode, dir_fd=dfd)
+            fd = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode, dir_fd=dfd)
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):  # replaced by a link/FIFO since
                 raise UnsafeEntry(f"{path} is not a regular file inside the run folder: refused") from None
@@ -150,19 +161,12 @@ def entry_kind(path: str | os.PathLike) -> str | None:
 def unlink_entry(path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> bool:
     """Delete the regular file ``path`` inside ``root``: False when it is missing; UnsafeEntry when
     it, or a folder on the way, is anything else (a link is never followed, and not removed either)."""
-    path = Path(path)
-    root = Path(root) if root is not None else path.parent
-    parts = relative_parts(path, root)
-    dfd = open_dir(root, parts[:-1])
+    path, name, dfd, st = _regular_entry(path, root)
     try:
-        try:
-            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
-        except FileNotFoundError:
+        if st is None:
             return False
-        if not stat.S_ISREG(st.st_mode):
-            raise _refusal(path, st.st_mode)
         try:
-            os.unlink(parts[-1], dir_fd=dfd)
+            os.unlink(name, dir_fd=dfd)
         except FileNotFoundError:
             return False
         return True
