@@ -11,7 +11,7 @@ turns each uint8 image into a PIL image and then a tensor (``ToTensor`` + ``Norm
 processes, two backward passes for D, ``.item()`` on the losses and D's outputs every step, fp32,
 torch's default thread count. Its workers are started before timing (not counted against it).
 
-The project side is the real ``Trainer._train_epoch`` on a run folder, with the preset's settings and
+The project side is the real ``Trainer.train_epoch`` on a run folder, with the preset's settings and
 every speed default (``playground/speed.py``), metric lines and status writes included; only the
 end-of-epoch outputs (grid, snapshot, checkpoint) are left out, as they are from the reference.
 
@@ -148,13 +148,14 @@ class Project:
                             max_images=k * cfg.batch_size, seed=cfg.seed, source="bundled", device=device)
         run = Run(tmp / f"{cfg.preset}-{k}{tag}")
         run.create(cfg)
-        self.trainer = Trainer(run, cfg, data, device, Hooks(on_status=lambda st: run.write_status(**st)))
-        self.trainer._end_of_epoch_outputs = lambda epoch, stats: stats[0].tolist()  # no grid/checkpoint
+        self.trainer = Trainer(run, cfg, data, device, Hooks(on_status=lambda status: run.write_status(**status)))
         self.epoch = 0
 
     def run_epoch(self):
+        """One epoch of the loop: its steps, step lines and status, without the end-of-epoch grid,
+        snapshot and checkpoint (Trainer.finish_epoch), which the textbook loop has no match for."""
         self.epoch += 1
-        self.trainer._train_epoch(self.epoch)
+        self.trainer.train_epoch(self.epoch)
 
 
 # ----------------------------------------------------------------------------- measuring

@@ -14,21 +14,20 @@ import re
 from dataclasses import dataclass, fields
 
 from .i18n import N_, msg
+from .registry import (ARCH_NAMES, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES, KERNEL_SIZES,
+                       MODEL_RANGES, OBJECTIVE_NAMES, UPSAMPLES)
 
 FORMAT_VERSION = 1
 
 DATASET_NAMES = ("mnist", "fashion-mnist", "cifar10", "folder", "ring", "grid", "spiral", "moons")
 TOY_NAMES = ("ring", "grid", "spiral", "moons")
-ARCH_NAMES = ("mlp", "dcgan", "toy")
-OBJECTIVE_NAMES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 JOINT_D_BATCH = ("auto", "on", "off")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 DATA_SOURCES = ("auto", "bundled", "download")
-UPSAMPLES = ("convtranspose", "nearest")
 
-# Fields a running job accepts from its control file (see playground.runs.Control).
+# Fields a running job accepts from its control file (control.json; playground/live.py applies them).
 LIVE_FIELDS = ("lr_g", "lr_d", "d_steps")
 
 
@@ -241,10 +240,10 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     if not (c.device in DEVICE_CHOICES or re.fullmatch(r"cuda:[0-9]{1,2}", c.device)):
         e["device"] = msg("must be one of {allowed} or cuda:N; got {value}", allowed=", ".join(DEVICE_CHOICES),
                           value=_short(c.device))
-    if c.image_size not in (0, 28, 32, 64):
+    if c.image_size not in (0, *IMAGE_SIZES):
         e["image_size"] = msg("must be 28, 32 or 64 pixels (or 0 for the dataset's own); got {value}",
                               value=c.image_size)
-    if c.channels not in (0, 1, 3):
+    if c.channels not in (0, *IMAGE_CHANNELS):
         e["channels"] = msg("must be 1 (grey) or 3 (colour), or 0 for the dataset's own; got {value}",
                             value=c.channels)
     _range(e, "max_images", c.max_images, 0, 10_000_000, what="a whole number")
@@ -256,17 +255,17 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
         e["arch"] = msg("the 'toy' architecture is for the 2D toy datasets; use mlp or dcgan for images")
     if c.dataset == "spiral" and c.conditional:
         e["conditional"] = msg("the spiral has no classes to condition on; choose ring, grid or moons")
-    _range(e, "z_dim", c.z_dim, 1, 1024, what="a whole number")
+    for name in ("z_dim", "g_filters", "d_filters", "embed_dim", "dropout"):
+        lo, hi = MODEL_RANGES[name]
+        _range(e, name, getattr(c, name), lo, hi, what="a whole number" if isinstance(lo, int) else "a number")
+    (few, many), (small, large) = HIDDEN_LAYERS, HIDDEN_SIZE
     for name in ("g_hidden", "d_hidden"):
         sizes = getattr(c, name)
-        if not sizes or len(sizes) > 8 or any(s < 1 or s > 8192 for s in sizes):
-            e[name] = msg("must list 1 to 8 layer sizes, each 1 to 8192; got {value}", value=str(list(sizes)))
-    _range(e, "g_filters", c.g_filters, 1, 1024, what="a whole number")
-    _range(e, "d_filters", c.d_filters, 1, 1024, what="a whole number")
-    if c.kernel_size not in (4, 5):
+        if not few <= len(sizes) <= many or any(s < small or s > large for s in sizes):
+            e[name] = msg("must list {few} to {many} layer sizes, each {small} to {large}; got {value}",
+                          few=few, many=many, small=small, large=large, value=str(list(sizes)))
+    if c.kernel_size not in KERNEL_SIZES:
         e["kernel_size"] = msg("must be 4 or 5; got {value}", value=c.kernel_size)
-    _range(e, "dropout", c.dropout, 0.0, 0.9)
-    _range(e, "embed_dim", c.embed_dim, 1, 1024, what="a whole number")
     _range(e, "epochs", c.epochs, 1, 10_000, what="a whole number")
     _range(e, "batch_size", c.batch_size, 1, 65_536, what="a whole number")
     _range(e, "lr_g", c.lr_g, 0.0, 1.0, lo_open=True)

@@ -88,7 +88,7 @@ def snapshot_key(run: Run, epoch: int) -> tuple:
     """(resolved run folder, epoch, mtime_ns, size) of the epoch's snapshot tensors: a stat, no read.
 
     A resumed run that drops and re-saves an epoch gets a new mtime, hence a new key."""
-    path = sampling.snapshot_stem(run, epoch).with_suffix(".safetensors")
+    path = run.snapshot_stem(epoch).with_suffix(".safetensors")
     try:
         st = path.stat()
     except FileNotFoundError:

@@ -21,15 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-OBJECTIVES = ("bce", "minimax", "lsgan", "hinge", "wgan-gp")
-# Objectives whose D target for real data can be smoothed below 1 (Salimans et al. 2016).
-SMOOTHABLE = ("bce", "minimax", "lsgan")
+from .registry import OBJECTIVES, objective as _objective  # noqa: F401  (OBJECTIVES: the names)
 
 
 def check_objective(objective: str) -> None:
-    """Raise ``ValueError`` unless ``objective`` is one of :data:`OBJECTIVES`."""
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
+    """Raise ``ValueError`` unless ``objective`` is one of the registry's objectives."""
+    _objective(objective)
 
 
 def d_loss(objective: str, real_logits: Tensor, fake_logits: Tensor, *, real_target: float = 1.0) -> Tensor:
@@ -95,9 +92,9 @@ def probabilities(objective: str, logits: Tensor) -> Tensor | None:
     bce/minimax: sigmoid(logits). lsgan: the raw output (trained towards 1 for real, 0 for fake)
     clamped to [0, 1]. hinge and wgan-gp: None (the outputs are unbounded scores).
     """
-    check_objective(objective)
-    if objective in ("bce", "minimax"):
+    kind = _objective(objective).probability
+    if kind == "sigmoid":
         return torch.sigmoid(logits)
-    if objective == "lsgan":
+    if kind == "clamp":
         return logits.clamp(0.0, 1.0)
     return None

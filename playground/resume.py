@@ -21,7 +21,6 @@ from . import checkpoint
 from .config import LIVE_FIELDS, ConfigError, TrainConfig
 from .models import ModelSpec, build_models
 from .runs import Run, RunError
-from .training import train_checkpoint_stems
 
 
 class ResumeRefused(RunError):
@@ -75,7 +74,7 @@ def plan_resume(run: Run, epochs: int | None = None) -> ResumePlan:
     has = max(saved, status_epoch if status.get("state") == "finished" else 0)
 
     chosen, damaged = None, []
-    for stem in reversed(train_checkpoint_stems(run)):
+    for stem in reversed(run.train_checkpoint_stems()):
         try:
             chosen = _verified(run, stem, cfg, doc)
             break

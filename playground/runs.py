@@ -7,7 +7,7 @@ Layout (format version 1; see README "Run folder format")::
     <run>/metrics.jsonl    append-only, one JSON object per line ("step", "epoch", "change", "event")
     <run>/control.json     written by the dashboard/CLI: desired state and live settings
     <run>/samples/epoch_000.png   fixed-noise grid per epoch (toys: also epoch_000.npz arrays)
-    <run>/checkpoints/     safetensors + JSON (train_epoch_*, snapshot_epoch_*)
+    <run>/checkpoints/     safetensors + JSON (train_step_000001234.*, snapshot_epoch_0005.*)
     <run>/log.txt          the worker's human-readable log
 
 A run folder holds only regular files and real folders: every file of it is read, written, pruned
@@ -53,6 +53,8 @@ JOB_SLOTS_ENV = "GAN_PLAYGROUND_JOB_SLOTS"  # the job limit, passed to workers: 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _SAMPLE = re.compile(r"^epoch_(\d{3,5})\.png$")
 _SNAPSHOT = re.compile(r"^snapshot_epoch_(\d{4,5})\.json$")
+_TRAIN = re.compile(r"^train_step_(\d{9,})\.json$")
+CHECKPOINT_FILES = (".json", ".safetensors")   # a checkpoint is a stem with these two files; JSON first
 
 
 # ----------------------------------------------------------------------------- test-only delay hook
@@ -234,6 +236,24 @@ class Run:
 
     def sample_path(self, epoch: int, ext: str = "png") -> Path:
         return self.samples_dir / f"epoch_{epoch:03d}.{ext}"
+
+    def snapshot_stem(self, epoch: int) -> Path:
+        """The generator snapshot of ``epoch``: ``<stem>.json`` + ``<stem>.safetensors``."""
+        return self.checkpoints_dir / f"snapshot_epoch_{epoch:04d}"
+
+    def train_checkpoint_stem(self, step: int) -> Path:
+        """The training checkpoint (G, D, both Adam states, RNG) saved after ``step`` D updates."""
+        return self.checkpoints_dir / f"train_step_{step:09d}"
+
+    def train_checkpoint_stems(self) -> list[Path]:
+        """Stems of the training checkpoints whose JSON is a regular file, oldest first."""
+        names = list_files(self.checkpoints_dir, root=self.path)
+        return sorted(self.checkpoints_dir / n[:-len(".json")] for n in names if _TRAIN.match(n))
+
+    def delete_checkpoint(self, stem: Path) -> None:
+        """Remove one checkpoint, JSON first: a half-deleted one reads as incomplete."""
+        for suffix in CHECKPOINT_FILES:
+            unlink_entry(stem.with_suffix(suffix), root=self.path)
 
     # config
     def create(self, cfg: TrainConfig) -> None:

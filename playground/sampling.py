@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -117,10 +116,6 @@ def surface_as_probability(objective: str, logits: torch.Tensor) -> torch.Tensor
 _SNAP = re.compile(r"^snapshot_epoch_(\d+)$")
 
 
-def snapshot_stem(run: Run, epoch: int) -> Path:
-    return run.checkpoints_dir / f"snapshot_epoch_{epoch:04d}"
-
-
 def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool = False):
     """(G, D or None, meta) from the generator snapshot at ``epoch`` (newest when None).
 
@@ -137,7 +132,7 @@ def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool
     if epoch not in epochs:
         raise RunError(f"no generator snapshot at epoch {epoch}; saved epochs: "
                        f"{', '.join(map(str, epochs))}")
-    tensors, meta = checkpoint.load(snapshot_stem(run, epoch), device="cpu", root=run.path)
+    tensors, meta = checkpoint.load(run.snapshot_stem(epoch), device="cpu", root=run.path)
     try:
         spec = ModelSpec.from_dict(meta["model"])
         spec.validate()

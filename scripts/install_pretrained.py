@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from playground import losses, monitor  # noqa: E402
+from playground import monitor, registry  # noqa: E402
 from playground.data import BUNDLED_FILES  # noqa: E402
-from playground.runs import Run  # noqa: E402
+from playground.runs import CHECKPOINT_FILES, Run  # noqa: E402
 from slim_pretrained import slim_run  # noqa: E402
 
 # An absolute or parent-relative path: everything up to its last "/" goes, the file name stays.
@@ -90,10 +90,7 @@ def recompute_events(run: Run) -> list[dict]:
     path = run.path / "metrics.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     cfg = run.read_config()
-    import torch
-
-    m = monitor.Monitor(has_probs=losses.probabilities(cfg.objective, torch.zeros(1)) is not None,
-                        lr_d=cfg.lr_d)
+    m = monitor.Monitor(has_probs=registry.objective(cfg.objective).has_probabilities, lr_d=cfg.lr_d)
     old = {(r.get("kind"), r.get("epoch"), r.get("step")): r for r in records if r.get("type") == "event"}
     out, events = [], []
     for r in records:
@@ -130,13 +127,16 @@ def copy_run(src: Path, dest: Path, snapshots: set[int] | None) -> None:
     if state != "finished":
         raise SystemExit(f"{src}: state {state!r}; only finished runs are installed")
 
+    run = Run(src)
+    dropped = {stem.name for stem in run.train_checkpoint_stems()}
+    if snapshots is not None:
+        dropped |= {run.snapshot_stem(e).name for e in run.snapshot_epochs() if e not in snapshots}
+    dropped = {stem + suffix for stem in dropped for suffix in CHECKPOINT_FILES}
+
     def ignore(folder, names):
-        skip = {n for n in names if n.startswith(".") or n.startswith("train_step_")}
-        if Path(folder).name == "checkpoints" and snapshots is not None:
-            for n in names:
-                m = re.fullmatch(r"snapshot_epoch_(\d+)\.(json|safetensors)", n)
-                if m and int(m.group(1)) not in snapshots:
-                    skip.add(n)
+        skip = {n for n in names if n.startswith(".")}
+        if Path(folder) == run.checkpoints_dir:
+            skip |= dropped & set(names)
         return skip
 
     shutil.copytree(src, dest, ignore=ignore)

@@ -14,7 +14,6 @@ they do not. Running it again changes nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -43,7 +42,7 @@ def _generator(meta: dict, tensors: dict):
 
 def slim_snapshot(run: Run, epoch: int) -> str:
     """Rewrite one snapshot in float16 when its generator's outputs barely change."""
-    stem = sampling.snapshot_stem(run, epoch)
+    stem = run.snapshot_stem(epoch)
     tensors, meta = checkpoint.load(stem)
     if meta.get("dtype") == "float16":
         return "already float16"
@@ -69,13 +68,9 @@ def slim_run(path: Path) -> None:
         raise SystemExit(f"{path}: state {state!r}; only finished runs are slimmed")
     for epoch in run.snapshot_epochs():
         print(f"{path.name}: snapshot {epoch}: {slim_snapshot(run, epoch)}")
-    for js in sorted(run.checkpoints_dir.glob("train_step_*.json")):
-        for suffix in (".json", ".safetensors"):
-            try:
-                os.unlink(js.with_suffix(suffix))
-            except FileNotFoundError:
-                pass
-        print(f"{path.name}: deleted {js.stem}")
+    for stem in run.train_checkpoint_stems():
+        run.delete_checkpoint(stem)
+        print(f"{path.name}: deleted {stem.name}")
     for tmp in run.path.rglob(".*.tmp"):   # leftovers of an interrupted atomic write
         tmp.unlink()
     try:   # the lock of the worker that trained it; nothing trains a shipped run again

@@ -14,7 +14,8 @@ from playground.data import DataError, load_dataset
 from playground.jobs import JobManager
 from playground.models import ModelSpec
 from playground.runs import Run
-from playground.training import Hooks, Trainer, latest_train_checkpoint, pick_device
+from playground.outputs import latest_train_checkpoint
+from playground.training import Hooks, Trainer, pick_device
 
 
 def _cfg(**over) -> TrainConfig:

@@ -22,7 +22,7 @@ from PIL import Image
 from playground import checkpoint, sampling
 from playground.data import DataError, check_zip, load_dataset
 from playground.runs import Run, RunError, check_run_id, resolve_run
-from playground.training import latest_train_checkpoint
+from playground.outputs import latest_train_checkpoint
 from playground.worker import train_run
 
 CORE = Path(__file__).resolve().parent.parent / "playground"

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from playground import latent, sampling
+from playground import latent
 from playground.runs import Run, RunError
 from playground.worker import train_run
 
@@ -131,7 +131,7 @@ def test_cache_reuses_and_reloads_a_changed_snapshot(image_run):
     first = cache.get(image_run, 1)
     assert cache.get(image_run, 1) is first and cache.loads == 1
     # rewrite the epoch-1 snapshot with the epoch-0 weights, as a resumed run re-saving it would
-    stem1, stem0 = sampling.snapshot_stem(image_run, 1), sampling.snapshot_stem(image_run, 0)
+    stem1, stem0 = image_run.snapshot_stem(1), image_run.snapshot_stem(0)
     for suffix in (".json", ".safetensors"):
         stem1.with_suffix(suffix).write_bytes(stem0.with_suffix(suffix).read_bytes())
     later = time.time() + 5

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from playground.losses import OBJECTIVES, SMOOTHABLE, d_loss, g_loss, gradient_penalty
+from playground.losses import OBJECTIVES, d_loss, g_loss, gradient_penalty
+from playground.registry import OBJECTIVES as OBJECTIVE_TABLE
 from playground.models import ARCHS, MinibatchStd, ModelSpec, build_models, count_parameters
 
 BATCH = 4
@@ -122,7 +123,7 @@ def test_one_optimizer_step(spec: ModelSpec, objective: str) -> None:
 
     # D step
     fake = G(z, y).detach()
-    target = 0.9 if objective in SMOOTHABLE else 1.0
+    target = 0.9 if OBJECTIVE_TABLE[objective].smoothable else 1.0
     loss_d = d_loss(objective, D(real, y), D(fake, y), real_target=target)
     if objective == "wgan-gp":
         loss_d = loss_d + 10.0 * gradient_penalty(D, real, fake, y)

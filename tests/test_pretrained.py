@@ -51,7 +51,7 @@ def test_slimming_keeps_a_fresh_run_valid(tmp_path, tiny_cfg):
     slim.slim_run(run.path)
     assert not list(run.checkpoints_dir.glob("train_step_*"))
     assert sum(p.stat().st_size for p in run.checkpoints_dir.iterdir()) < size / 3
-    meta = checkpoint.load(sampling.snapshot_stem(run, 2))[1]
+    meta = checkpoint.load(run.snapshot_stem(2))[1]
     assert meta["dtype"] == "float16"
     after = sampling.generate(sampling.load_snapshot(run, 2)[0], 8, seed=3)
     assert (after - before).abs().max() < slim.MAX_ABS_DIFF
@@ -88,7 +88,7 @@ def check_run_folder(path: Path, tmp_path: Path):
         if e <= cfg.epochs:
             assert e in want
     for e in want:
-        tensors, meta = checkpoint.load(sampling.snapshot_stem(run, e))
+        tensors, meta = checkpoint.load(run.snapshot_stem(e))
         assert meta["kind"] == "snapshot" and meta["model"] == doc["model"]
     G, D, meta = sampling.load_snapshot(run, cfg.epochs, with_d=cfg.is_toy)
     x = sampling.generate(G, 8, seed=1)

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-IMAGE_SIZES = (28, 32, 64)
-CHANNEL_CHOICES = (1, 3)
+from ..registry import IMAGE_CHANNELS as CHANNEL_CHOICES, IMAGE_SIZES  # noqa: F401  (re-exported)
 
 
 class DataError(ValueError):

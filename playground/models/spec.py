@@ -15,16 +15,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-ARCHS = ("mlp", "dcgan", "toy")
-UPSAMPLES = ("convtranspose", "nearest")
-IMAGE_CHANNELS = (1, 3)
-IMAGE_SIZES = (28, 32, 64)
-KERNEL_SIZES = (4, 5)
-POINT_DIM = 2  # toy data are points in the plane
+from ..registry import (ARCH_NAMES as ARCHS, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES,
+                        KERNEL_SIZES, MODEL_RANGES, UPSAMPLES)
 
-MAX_Z_DIM = 1024
-MAX_FILTERS = 1024
-MAX_CLASSES = 1000
+POINT_DIM = 2  # toy data are points in the plane
 
 
 @dataclass(frozen=True)
@@ -107,7 +101,7 @@ class ModelSpec:
         """Raise ``ValueError`` naming the first bad field and its allowed values."""
         if self.arch not in ARCHS:
             raise ValueError(f"ModelSpec.arch must be one of {', '.join(ARCHS)}; got {self.arch!r}")
-        _check_int("z_dim", self.z_dim, 1, MAX_Z_DIM)
+        _check_int("z_dim", self.z_dim, *MODEL_RANGES["z_dim"])
         if type(self.channels) is not int or self.channels not in (0, *IMAGE_CHANNELS):
             raise ValueError(
                 f"ModelSpec.channels must be 1 or 3 for images, or 0 for 2D points; got {self.channels!r}"
@@ -138,11 +132,11 @@ class ModelSpec:
                 "ModelSpec.arch 'dcgan' needs image data (channels 1 or 3, image_size 28/32/64); "
                 "use arch 'toy' for 2D points"
             )
-        _check_int("num_classes", self.num_classes, 0, MAX_CLASSES)
+        _check_int("num_classes", self.num_classes, *MODEL_RANGES["num_classes"])
         _check_hidden("g_hidden", self.g_hidden)
         _check_hidden("d_hidden", self.d_hidden)
-        _check_int("g_filters", self.g_filters, 1, MAX_FILTERS)
-        _check_int("d_filters", self.d_filters, 1, MAX_FILTERS)
+        _check_int("g_filters", self.g_filters, *MODEL_RANGES["g_filters"])
+        _check_int("d_filters", self.d_filters, *MODEL_RANGES["d_filters"])
         if type(self.kernel_size) is not int or self.kernel_size not in KERNEL_SIZES:
             raise ValueError(f"ModelSpec.kernel_size must be 4 or 5; got {self.kernel_size!r}")
         if self.upsample not in UPSAMPLES:
@@ -152,11 +146,10 @@ class ModelSpec:
         for name in ("batchnorm", "d_batchnorm", "minibatch_std"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"ModelSpec.{name} must be true or false; got {getattr(self, name)!r}")
-        dropout = self.dropout
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"ModelSpec.dropout must be a number in [0, 1); got {dropout!r}")
-        if type(self.embed_dim) is not int or self.embed_dim < 1:
-            raise ValueError(f"ModelSpec.embed_dim must be an integer >= 1; got {self.embed_dim!r}")
+        dropout, (lo, hi) = self.dropout, MODEL_RANGES["dropout"]
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not lo <= dropout <= hi:
+            raise ValueError(f"ModelSpec.dropout must be a number in [{lo:g}, {hi:g}]; got {dropout!r}")
+        _check_int("embed_dim", self.embed_dim, *MODEL_RANGES["embed_dim"])
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
@@ -166,11 +159,12 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
 
 
 def _check_hidden(name: str, value: Any) -> None:
+    (few, many), (lo, hi) = HIDDEN_LAYERS, HIDDEN_SIZE
     if (
         not isinstance(value, (tuple, list))
-        or len(value) == 0
-        or any(type(v) is not int or v < 1 for v in value)
+        or not few <= len(value) <= many
+        or any(type(v) is not int or not lo <= v <= hi for v in value)
     ):
         raise ValueError(
-            f"ModelSpec.{name} must be a non-empty list of positive integers (layer widths); got {value!r}"
+            f"ModelSpec.{name} must list {few} to {many} layer widths, each {lo} to {hi}; got {value!r}"
         )

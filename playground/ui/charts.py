@@ -12,6 +12,7 @@ import math
 import plotly.graph_objects as go
 
 from playground.i18n import N_, format_number, t
+from playground.registry import OBJECTIVES
 
 D_COLOUR, G_COLOUR = "#1f77b4", "#e8710a"
 REAL_COLOUR, FAKE_COLOUR = "#188038", "#c5221f"
@@ -117,7 +118,7 @@ def loss_figure(steps: list[dict], epochs: list[dict], changes: list[dict] = (),
 
 def is_critic(objective: str, records: list[dict]) -> bool:
     """True when D's outputs are critic scores (hinge, WGAN-GP): d_real is null in the records."""
-    if objective in ("hinge", "wgan-gp"):
+    if objective in OBJECTIVES and not OBJECTIVES[objective].has_probabilities:
         return True
     return bool(records) and all(r.get("d_real") is None for r in records)
 

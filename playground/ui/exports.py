@@ -124,7 +124,7 @@ def newest_snapshot_files(run: Run) -> tuple[Path, Path] | None:
     epochs = run.snapshot_epochs()
     if not epochs:
         return None
-    stem = run.checkpoints_dir / f"snapshot_epoch_{epochs[-1]:04d}"
+    stem = run.snapshot_stem(epochs[-1])
     tensors, meta = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
     if not (tensors.is_file() and meta.is_file()):
         return None

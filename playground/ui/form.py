@@ -14,14 +14,13 @@ import streamlit as st
 import torch
 
 from playground import config as _config
-from playground.config import (ARCH_NAMES, DATA_SOURCES, DATASET_NAMES, OBJECTIVE_NAMES, PRECISIONS,
-                               UPSAMPLES, ConfigError, TrainConfig, field_help, validation_errors)
+from playground.config import (DATA_SOURCES, DATASET_NAMES, PRECISIONS, ConfigError, TrainConfig, field_help,
+                               validation_errors)
 from playground.i18n import N_, Message, parse_number, t
 from playground.presets import PRESETS
 from playground.ui import glossary
 from playground.ui.i18n import esc, lang, num, shown, tr, tx
-from playground.ui.runinfo import ARCH_NAMES as ARCH_TITLES
-from playground.ui.runinfo import OBJECTIVE_NAMES as OBJECTIVE_TITLES
+from playground.registry import ARCH_NAMES, ARCHITECTURES, OBJECTIVE_NAMES, OBJECTIVES, UPSAMPLES
 
 KEY = "train."
 
@@ -74,8 +73,8 @@ DATASET_TITLES = {
 }
 CHOICES = {
     "dataset": (DATASET_NAMES, DATASET_TITLES),
-    "arch": (ARCH_NAMES, ARCH_TITLES),
-    "objective": (OBJECTIVE_NAMES, OBJECTIVE_TITLES),
+    "arch": (ARCH_NAMES, {a.name: a.title for a in ARCHITECTURES.values()}),
+    "objective": (OBJECTIVE_NAMES, {o.name: o.title for o in OBJECTIVES.values()}),
     "upsample": (UPSAMPLES, {}),
     "precision": (PRECISIONS, {}),
     "data_source": (DATA_SOURCES, {"auto": N_("auto (full copy if cached, else bundled)"),
@@ -210,7 +209,7 @@ def field(name: str, default, slots: dict, devices: list[str] | None = None):
     label_, key = label(name), KEY + name
     help_ = tr(field_help()[name]) if name in field_help() else None
     if name == "objective":   # the terms of papers stay; each gets a plain explanation
-        help_ = "\n\n".join(tr(glossary.TERMS[k]) for k in ("bce", "minimax", "lsgan", "hinge", "wgan-gp"))
+        help_ = "\n\n".join(tr(glossary.TERMS[k]) for k in OBJECTIVE_NAMES)
     if name == "device":
         options, titles = devices or ["auto", "cpu"], {}
     elif name in CHOICES:

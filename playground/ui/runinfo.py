@@ -14,15 +14,15 @@ from dataclasses import dataclass
 
 from playground.config import TrainConfig
 from playground.i18n import N_, format_number, msg, stored_text, t
+from playground.registry import ARCHITECTURES, OBJECTIVES
 from playground.runs import ACTIVE_STATES, Run, RunError, atomic_write_json, open_entry, read_json
 
 LABEL_FILE = "label.json"
 MAX_LABEL = 100
 
 # Message ids: translate with t(..., lang) where they are shown.
-ARCH_NAMES = {"mlp": N_("GAN (MLP)"), "dcgan": "DCGAN", "toy": N_("Toy MLP")}
-OBJECTIVE_NAMES = {"bce": N_("non-saturating BCE"), "minimax": N_("original minimax"), "lsgan": "LSGAN",
-                   "hinge": N_("hinge"), "wgan-gp": "WGAN-GP"}
+ARCH_NAMES = {a.name: a.title for a in ARCHITECTURES.values()}
+OBJECTIVE_NAMES = {o.name: o.title for o in OBJECTIVES.values()}
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
                  "folder": N_("own images"), "ring": N_("ring"), "grid": N_("grid"),
                  "spiral": N_("spiral"), "moons": N_("moons")}
@@ -34,8 +34,6 @@ STATE_ICONS = {"queued": ":gray[:material/schedule:]", "running": ":green[:mater
                "paused": ":orange[:material/pause_circle:]", "finished": ":green[:material/check_circle:]",
                "stopped": ":gray[:material/stop_circle:]", "failed": ":red[:material/error:]",
                "interrupted": ":orange[:material/warning:]"}
-# Objectives whose D outputs are critic scores rather than probabilities (d_real/d_fake are null).
-CRITIC_OBJECTIVES = ("hinge", "wgan-gp")
 
 
 # ----------------------------------------------------------------------------- display names

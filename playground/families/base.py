@@ -1,0 +1,101 @@
+"""The interface between the training loop and a GAN family."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .. import speed as speed_modes
+from ..models import build_models
+
+
+@dataclass
+class Batch:
+    """One real batch and where it sits in the run."""
+
+    x: Tensor                 # images [B, C, H, W] in [-1, 1] or points [B, 2]
+    y: Tensor | None          # labels [B] (conditional runs)
+    epoch: int                # 1-based epoch being trained
+    index: int                # step within the epoch, 0-based
+    measure: bool             # a logging step: also return the gradient norms
+
+
+class GanStep:
+    """One family's update rule; the loop only orchestrates.
+
+    ``modules`` and ``optimizers`` name everything a checkpoint saves (tensors under those
+    prefixes); ``modules["G"]`` is the generator the grids, snapshots and the quality figure use,
+    ``modules["D"]`` the discriminator the 2D toy view draws.
+
+    ``d_step(batch)`` makes one discriminator update and ``g_step(batch)`` one generator update on
+    the same batch; each returns named 0-d tensors on the device (never read back per step).
+    Names in ``D_STATS`` are averaged over D updates, those in ``G_STATS`` over G updates;
+    ``GAUGES`` (returned on measuring steps) are reported as last seen.
+    ``end_step()`` runs after both (bookkeeping such as a replay buffer)."""
+
+    D_STATS: tuple[str, ...] = ()
+    G_STATS: tuple[str, ...] = ()
+    GAUGES: tuple[str, ...] = ()
+    LOSSES: tuple[str, ...] = ("loss_d", "loss_g")   # a non-finite one ends the run
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    # --------------------------------------------------------------- for the loop
+    def d_step(self, batch: Batch) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def g_step(self, batch: Batch) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def end_step(self) -> None:
+        pass
+
+    def set_learning_rates(self, live: dict) -> None:
+        """Apply the live settings' learning rates to the optimizers (``opt_g`` ← lr_g, …)."""
+        for name, opt in self.optimizers.items():
+            lr = live.get("lr_" + name.removeprefix("opt_"))
+            if lr is not None:
+                for g in opt.param_groups:
+                    g["lr"] = lr
+
+    def summarize(self, sums: dict[str, float], d_updates: int, g_updates: int) -> dict:
+        """The metrics line's values from a window's sums."""
+        out = {k: sums[k] / d_updates if d_updates else None for k in self.D_STATS}
+        out.update({k: sums[k] / g_updates if g_updates else None for k in self.G_STATS})
+        return out
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.modules["G"]
+
+    @property
+    def discriminator(self) -> nn.Module:
+        return self.modules["D"]
+
+
+def build_pair(cfg, spec, plan: speed_modes.SpeedPlan, device: torch.device):
+    """(G, D, opt_g, opt_d) as the config and the speed plan ask: models on the device (channels-last
+    where planned), Adam with the config's betas (fused where planned)."""
+    G, D = build_models(spec)
+    G.to(device)
+    D.to(device)
+    if plan.channels_last:
+        G.to(memory_format=torch.channels_last)
+        D.to(memory_format=torch.channels_last)
+    fused = plan.fused_adam or None
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2),
+                             weight_decay=cfg.weight_decay, fused=fused)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
+                             weight_decay=cfg.weight_decay, fused=fused)
+    return G, D, opt_g, opt_d
+
+
+def grad_norm(module: nn.Module) -> Tensor:
+    """The L2 norm of all of ``module``'s gradients, on the device (no host sync)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).float()

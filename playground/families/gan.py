@@ -1,0 +1,157 @@
+"""The GAN family: unconditional and conditional GANs (Goodfellow 2014; Mirza & Osindero 2014) with
+every objective of the registry and the stabilising tricks of the config.
+
+One step, in the order the random numbers are drawn (tests/test_speed_modes.py replays it):
+noise z, G(z, y), replayed fakes mixed in (experience replay), instance noise on D's inputs, D on
+real and fake (one joint call where the speed plan says it is exact), the objective's D loss (with
+one-sided label smoothing, and the gradient penalty for WGAN-GP), D's update; then, every
+``d_steps``-th step, G's update through D on the same fakes; then the fakes enter the replay buffer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import Tensor
+
+from .. import losses, registry
+from .base import Batch, GanStep, build_pair, grad_norm
+
+
+class GanFamily(GanStep):
+    D_STATS = ("loss_d", "d_real", "d_fake", "score_real", "score_fake")
+    G_STATS = ("loss_g",)
+    GAUGES = ("grad_norm_d", "grad_norm_g")
+
+    def __init__(self, cfg, spec, plan, device: torch.device, steps_per_epoch: int):
+        self.cfg, self.spec, self.plan, self.device = cfg, spec, plan, device
+        self.steps_per_epoch = steps_per_epoch
+        self.objective = registry.objective(cfg.objective)
+        G, D, opt_g, opt_d = build_pair(cfg, spec, plan, device)
+        self.modules = {"G": G, "D": D}
+        self.optimizers = {"opt_g": opt_g, "opt_d": opt_d}
+        self.g_params = [p for p in G.parameters() if p.requires_grad]
+        # what the step calls: the models, or their compiled versions
+        self.G_call, self.D_call = G, D
+        if plan.compile_mode:
+            self.G_call = torch.compile(G, mode=plan.compile_mode)
+            self.D_call = torch.compile(D, mode=plan.compile_mode)
+        self.amp = ((lambda: torch.autocast(device_type=device.type, dtype=plan.autocast))
+                    if plan.autocast is not None else contextlib.nullcontext)
+        self.real_target = 1.0 - cfg.label_smoothing
+        self.zero = torch.zeros((), device=device)
+        self._fake = self._y_fake = None     # this step's fakes, shared by its D and G updates
+        self._sigma = 0.0
+        self.replay_buf = self.replay_lab = None
+        self.replay_filled = 0
+
+    # ------------------------------------------------------------------ the step
+    def d_step(self, batch: Batch) -> dict[str, Tensor]:
+        cfg, B, obj = self.cfg, batch.x.shape[0], self.cfg.objective
+        real, y = batch.x, batch.y
+        sigma = self._sigma = self.noise_std(batch.epoch, batch.index)
+        z = torch.randn(B, cfg.z_dim, device=self.device)
+        with self.amp():
+            fake = self.G_call(z, y)
+        self._fake, self._y_fake = fake, y
+        fake_d, y_fake_d = self._replay_mix(fake.detach(), y)
+        real_in, fake_in = real, fake_d
+        if sigma > 0:
+            real_in = real + sigma * torch.randn_like(real)
+            fake_in = fake_d + sigma * torch.randn_like(fake_d)
+        with self.amp():
+            if self.plan.joint_d_batch:  # one call on [real; fake] (see playground/speed.py)
+                y_both = None if y is None else torch.cat([y, y_fake_d])
+                rf = self.D_call(torch.cat([real_in, fake_in.to(real_in.dtype)]), y_both).float()
+                r, f = rf[:B], rf[B:]
+            else:
+                r = self.D_call(real_in, y).float()
+                f = self.D_call(fake_in, y_fake_d).float()
+            loss_d = losses.d_loss(obj, r, f, real_target=self.real_target)
+        if self.objective.gradient_penalty:
+            loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(
+                self.discriminator, real_in.float(), fake_in.float(), y_fake_d)  # replayed fakes: their own labels
+        opt = self.optimizers["opt_d"]
+        opt.zero_grad(set_to_none=True)
+        loss_d.backward()
+        stats = {}
+        if batch.measure:
+            stats["grad_norm_d"] = grad_norm(self.discriminator)
+        opt.step()
+        with torch.no_grad():
+            pr, pf = losses.probabilities(obj, r), losses.probabilities(obj, f)
+            stats.update(loss_d=loss_d.detach().float(),
+                         d_real=pr.mean() if pr is not None else self.zero,
+                         d_fake=pf.mean() if pf is not None else self.zero,
+                         score_real=r.mean(), score_fake=f.mean())
+        return stats
+
+    def g_step(self, batch: Batch) -> dict[str, Tensor]:
+        fake, sigma = self._fake, self._sigma
+        g_in = fake if sigma <= 0 else fake + sigma * torch.randn_like(fake)
+        with self.amp():
+            loss_g = losses.g_loss(self.cfg.objective, self.D_call(g_in, self._y_fake).float())
+        opt = self.optimizers["opt_g"]
+        opt.zero_grad(set_to_none=True)
+        # G's gradients only: D's weight gradients of this pass would be thrown away
+        loss_g.backward(inputs=self.g_params)
+        stats = {}
+        if batch.measure:
+            stats["grad_norm_g"] = grad_norm(self.generator)
+        opt.step()
+        stats["loss_g"] = loss_g.detach().float()
+        return stats
+
+    def end_step(self) -> None:
+        self._replay_push(self._fake.detach(), self._y_fake)
+        self._fake = self._y_fake = None
+
+    def summarize(self, sums: dict[str, float], d_updates: int, g_updates: int) -> dict:
+        out = super().summarize(sums, d_updates, g_updates)
+        if not self.objective.has_probabilities:   # critic scores: no probability to show
+            out["d_real"] = out["d_fake"] = None
+        return out
+
+    # ------------------------------------------------------------------ tricks
+    def noise_std(self, epoch: int, i: int) -> float:
+        """Instance noise: its std at step ``i`` of ``epoch``, fading linearly to 0."""
+        s0 = self.cfg.instance_noise
+        if s0 <= 0:
+            return 0.0
+        span = (self.cfg.instance_noise_epochs or self.cfg.epochs) * self.steps_per_epoch
+        t = (epoch - 1) * self.steps_per_epoch + i
+        return s0 * max(0.0, 1.0 - t / span)
+
+    def _replay_mix(self, fake, y):
+        """Replace a share of D's fake batch with older fakes (Shrivastava et al. 2017)."""
+        cfg = self.cfg
+        if cfg.replay <= 0 or self.replay_filled < fake.shape[0]:
+            return fake, y
+        k = int(round(cfg.replay * fake.shape[0]))
+        if k == 0:
+            return fake, y
+        idx = torch.randint(0, self.replay_filled, (k,), device=fake.device)
+        fake = torch.cat([self.replay_buf[idx].to(fake.dtype), fake[k:]])
+        if y is not None:
+            y = torch.cat([self.replay_lab[idx], y[k:]])
+        return fake, y
+
+    def _replay_push(self, fake, y):
+        cfg = self.cfg
+        if cfg.replay <= 0:
+            return
+        if self.replay_buf is None:
+            self.replay_buf = torch.empty((cfg.replay_size, *fake.shape[1:]), device=fake.device, dtype=fake.dtype)
+            self.replay_lab = torch.zeros(cfg.replay_size, dtype=torch.long, device=fake.device)
+        n = min(fake.shape[0], cfg.replay_size)
+        if self.replay_filled < cfg.replay_size:
+            start = self.replay_filled
+            n = min(n, cfg.replay_size - start)
+            pos = torch.arange(start, start + n, device=fake.device)
+            self.replay_filled += n
+        else:  # overwrite random slots: the buffer keeps a spread of ages
+            pos = torch.randint(0, cfg.replay_size, (n,), device=fake.device)
+        self.replay_buf[pos] = fake[:n]
+        if y is not None:
+            self.replay_lab[pos] = y[:n]

@@ -1,0 +1,87 @@
+"""The choices a run is made of, declared once: architectures, objectives and the model fields' ranges.
+
+config.py (validation), models/spec.py (what a model may be), losses.py (what each objective
+computes), the failure-mode monitor and the dashboard (titles, choices) all read these tables; adding
+an architecture or an objective is one entry here plus its code.
+
+No torch here: the dashboard imports this module to draw its form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .i18n import N_
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    title: str                 # message id (translated where it is shown)
+    images: bool               # trains on images
+    points: bool               # trains on 2D points
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    title: str                 # message id
+    # How D's raw output reads as a probability of "real", for the charts: "sigmoid" (the output
+    # is a logit), "clamp" (the output is trained towards 1 and 0), or "" (an unbounded critic score).
+    probability: str
+    smoothable: bool           # the real target can be smoothed below 1 (one-sided label smoothing)
+    gradient_penalty: bool     # D's loss adds gp_weight * the WGAN-GP penalty
+
+    @property
+    def has_probabilities(self) -> bool:
+        return bool(self.probability)
+
+
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
+    Architecture("mlp", N_("GAN (MLP)"), images=True, points=True),
+    Architecture("dcgan", "DCGAN", images=True, points=False),
+    Architecture("toy", N_("Toy MLP"), images=False, points=True),
+)}
+
+OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
+    Objective("bce", N_("non-saturating BCE"), "sigmoid", smoothable=True, gradient_penalty=False),
+    Objective("minimax", N_("original minimax"), "sigmoid", smoothable=True, gradient_penalty=False),
+    Objective("lsgan", "LSGAN", "clamp", smoothable=True, gradient_penalty=False),
+    Objective("hinge", N_("hinge"), "", smoothable=False, gradient_penalty=False),
+    Objective("wgan-gp", "WGAN-GP", "", smoothable=False, gradient_penalty=True),
+)}
+
+ARCH_NAMES = tuple(ARCHITECTURES)
+OBJECTIVE_NAMES = tuple(OBJECTIVES)
+UPSAMPLES = ("convtranspose", "nearest")
+IMAGE_SIZES = (28, 32, 64)
+IMAGE_CHANNELS = (1, 3)
+KERNEL_SIZES = (4, 5)
+
+# The model fields' ranges, checked by config validation (with a learner's message) and by
+# ModelSpec.validate (for models built outside a config): (low, high), both allowed.
+MODEL_RANGES = {
+    "z_dim": (1, 1024),
+    "g_filters": (1, 1024),
+    "d_filters": (1, 1024),
+    "embed_dim": (1, 1024),
+    "dropout": (0.0, 0.9),
+    "num_classes": (0, 1000),
+}
+HIDDEN_LAYERS = (1, 8)        # how many hidden layers an MLP may have
+HIDDEN_SIZE = (1, 8192)       # the width of each
+
+
+def objective(name: str) -> Objective:
+    """The objective called ``name``; ValueError naming the choices when there is none."""
+    try:
+        return OBJECTIVES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {name!r}") from None
+
+
+def architecture(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}; got {name!r}") from None
