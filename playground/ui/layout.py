@@ -45,7 +45,7 @@ _BASE_CSS = """
 _PRESENT_CSS = """
 <style>
 html { font-size: 20px; }
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stSidebar"], [data-testid="stExpandSidebarButton"],
 [data-testid="stSidebarCollapseButton"], [data-testid="stHeader"],
 [class*="st-key-clutter"] { display: none !important; }
 [data-testid="stMainBlockContainer"] { padding: 1rem 2rem 1rem 2rem !important; max-width: 100% !important; }

@@ -28,7 +28,87 @@ Z_VALUES = [round(i / 100, 2) for i in range(-int(SLIDER_RANGE * 100), int(SLIDE
 BIG_PX = 360           # the explored image is enlarged to about this size
 GALLERY = 12           # samples to pick a, b, c from
 
-ss = st.session_state
+
+def main() -> None:
+    intro_ui()
+    refs = all_runs()
+    if not refs:
+        no_runs_hint()
+        return
+    ref = run_picker(tr("Run"), param="run", remember=True)
+    if ref is None:
+        return
+    if is_toy(ref):
+        toy_run_ui(ref)
+        return
+    epochs = ref.run.snapshot_epochs()
+    if not epochs:
+        st.info(tr("This run has no saved generator yet: the first one is written as soon as training "
+                   "starts (epoch 0, before any learning). Come back in a moment."))
+        return
+    chosen = generator_ui(ref, epochs)
+    if chosen is None:
+        return
+    epoch, gen, label, class_name = chosen
+    _init_state(gen.z_dim)
+    run_path = str(ref.run.path)
+
+    st.subheader(tr("Sliders"))
+    st.caption(tr("Each slider is one number of z (a standard normal value: most lie between −2 and 2). "
+                  "In a well-trained generator small moves give small, smooth changes."))
+    main_col, real_col = st.columns([4, 1], gap="medium")
+    with main_col:
+        sliders_ui(run_path, epoch, label)
+    with real_col:
+        real_images_ui(ref.run, label, class_name)
+
+    st.subheader(tr("Interpolation"))
+    st.caption(tr("Walk from one seed's z to another's in equal steps. A smooth morph means the generator "
+                  "learned a continuous space rather than memorising single images."))
+    interpolation_ui(run_path, epoch, label)
+
+    st.subheader(tr("Vector arithmetic"))
+    st.caption(tr("Latent vectors can be added and subtracted: a − b + c keeps what a has that b lacks, "
+                  "and adds c. Pick up to three samples per term; their z are averaged, which makes the "
+                  "result steadier (Radford et al. 2015 did this with faces: man with glasses − man + "
+                  "woman = woman with glasses)."))
+    arithmetic_ui(run_path, epoch, label)
+
+
+def intro_ui() -> None:
+    st.title(tr("Latent explorer"))
+    st.markdown(tr("A generator turns a list of random numbers, the **latent vector z**, into an image. "
+                   "Move the sliders to change a few of those numbers and watch which features of the "
+                   "picture they control."))
+
+
+def toy_run_ui(ref) -> None:
+    """A 2D toy run has no images to explore: a pointer to the page that shows it."""
+    st.info(tr("This is a 2D toy run: its generator makes points in the plane, not images. The 2D toy "
+               "page shows them with the discriminator's view and the forces on each point."))
+    link_or_text(TOY_PAGE, tr("Open it on the 2D toy page"), {"run": ref.key},
+                 tr("Open the **2D toy** page in the menu."))
+
+
+def generator_ui(ref, epochs: list[int]):
+    """The saved generator to explore (epoch, and class for a conditional run): (epoch, generator,
+    class index or None, class name or None), or None when the snapshot cannot be opened."""
+    top = st.columns([3, 2])
+    with top[0]:
+        epoch = epoch_ui(tr("Epoch"), epochs, key=f"lx_epoch_{ref.key}",
+                         help=tr("Which saved generator to explore: 0 is before any training."))
+    gen = _load(str(ref.run.path), epoch)
+    if gen is None:
+        return None
+    label, class_name = None, None
+    if gen.num_classes:
+        names = gen.class_names if len(gen.class_names) == gen.num_classes else [str(i) for i in range(gen.num_classes)]
+        names = [glossary.class_name(n, lang()) for n in names]
+        with top[1]:
+            label = st.selectbox(tr("Class"), range(gen.num_classes), format_func=lambda i: str(names[i]),
+                                 key="lx_class", help=tr("This run is conditional: ask it for one class."))
+        class_name = names[label]
+    return epoch, gen, label, class_name
 
 
 def _slider_values(z_dim: int, seed: int) -> list[float]:
@@ -37,6 +117,7 @@ def _slider_values(z_dim: int, seed: int) -> list[float]:
 
 
 def _set_sliders(z_dim: int) -> None:
+    ss = st.session_state
     for i, v in enumerate(_slider_values(z_dim, int(ss["lx_seed"]))):
         ss[f"lx_z{i}"] = v
 
@@ -44,6 +125,7 @@ def _set_sliders(z_dim: int) -> None:
 def _init_state(z_dim: int) -> None:
     """Session keys of this page, set in one place. Sliders follow the seed when the latent size
     changes (another run) or when Streamlit dropped them (the page was left and reopened)."""
+    ss = st.session_state
     ss.setdefault("lx_seed", 0)
     k = min(SLIDER_DIMS, z_dim)
     if ss.get("lx_zdim") != z_dim or any(f"lx_z{i}" not in ss for i in range(k)):
@@ -58,6 +140,7 @@ def _init_state(z_dim: int) -> None:
 
 
 def _randomise(z_dim: int) -> None:
+    ss = st.session_state
     ss["lx_seed"] = random.randrange(0, 100_000)
     _set_sliders(z_dim)
 
@@ -79,6 +162,7 @@ def _png(images: np.ndarray, target_px: int) -> bytes:
 
 @st.fragment
 def sliders_ui(run_path: str, epoch: int, label: int | None) -> None:
+    ss = st.session_state
     gen = _load(run_path, epoch)
     if gen is None:
         return
@@ -110,6 +194,7 @@ def sliders_ui(run_path: str, epoch: int, label: int | None) -> None:
 
 @st.fragment
 def interpolation_ui(run_path: str, epoch: int, label: int | None) -> None:
+    ss = st.session_state
     gen = _load(run_path, epoch)
     if gen is None:
         return
@@ -134,6 +219,7 @@ def interpolation_ui(run_path: str, epoch: int, label: int | None) -> None:
 
 @st.fragment
 def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
+    ss = st.session_state
     gen = _load(run_path, epoch)
     if gen is None:
         return
@@ -167,7 +253,7 @@ def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
         col.markdown(f"<div style='text-align:center;font-size:2rem'>{sign}</div>", unsafe_allow_html=True)
 
 
-def _real_ui(run: Run, label: int | None, class_name: str | None) -> None:
+def real_images_ui(run: Run, label: int | None, class_name: str | None) -> None:
     try:
         real = latent.real_examples(run, 8, label)
     except (DataError, RunError, ValueError, OSError) as e:
@@ -184,67 +270,5 @@ def _real_ui(run: Run, label: int | None, class_name: str | None) -> None:
              caption=caption, output_format="PNG")
 
 
-def main() -> None:
-    st.title(tr("Latent explorer"))
-    st.markdown(tr("A generator turns a list of random numbers, the **latent vector z**, into an image. "
-                   "Move the sliders to change a few of those numbers and watch which features of the "
-                   "picture they control."))
-    refs = all_runs()
-    if not refs:
-        no_runs_hint()
-        return
-    ref = run_picker(tr("Run"), param="run", remember=True)
-    if ref is None:
-        return
-    if is_toy(ref):
-        st.info(tr("This is a 2D toy run: its generator makes points in the plane, not images. The 2D toy "
-                   "page shows them with the discriminator's view and the forces on each point."))
-        link_or_text(TOY_PAGE, tr("Open it on the 2D toy page"), {"run": ref.key},
-                     tr("Open the **2D toy** page in the menu."))
-        return
-    epochs = ref.run.snapshot_epochs()
-    if not epochs:
-        st.info(tr("This run has no saved generator yet: the first one is written as soon as training "
-                   "starts (epoch 0, before any learning). Come back in a moment."))
-        return
-    top = st.columns([3, 2])
-    with top[0]:
-        epoch = epoch_ui(tr("Epoch"), epochs, key=f"lx_epoch_{ref.key}",
-                         help=tr("Which saved generator to explore: 0 is before any training."))
-    gen = _load(str(ref.run.path), epoch)
-    if gen is None:
-        return
-    label, class_name = None, None
-    if gen.num_classes:
-        names = gen.class_names if len(gen.class_names) == gen.num_classes else [str(i) for i in range(gen.num_classes)]
-        names = [glossary.class_name(n, lang()) for n in names]
-        with top[1]:
-            label = st.selectbox(tr("Class"), range(gen.num_classes), format_func=lambda i: str(names[i]),
-                                 key="lx_class", help=tr("This run is conditional: ask it for one class."))
-        class_name = names[label]
-    _init_state(gen.z_dim)
-    run_path = str(ref.run.path)
-
-    st.subheader(tr("Sliders"))
-    st.caption(tr("Each slider is one number of z (a standard normal value: most lie between −2 and 2). "
-                  "In a well-trained generator small moves give small, smooth changes."))
-    main_col, real_col = st.columns([4, 1], gap="medium")
-    with main_col:
-        sliders_ui(run_path, epoch, label)
-    with real_col:
-        _real_ui(ref.run, label, class_name)
-
-    st.subheader(tr("Interpolation"))
-    st.caption(tr("Walk from one seed's z to another's in equal steps. A smooth morph means the generator "
-                  "learned a continuous space rather than memorising single images."))
-    interpolation_ui(run_path, epoch, label)
-
-    st.subheader(tr("Vector arithmetic"))
-    st.caption(tr("Latent vectors can be added and subtracted: a − b + c keeps what a has that b lacks, "
-                  "and adds c. Pick up to three samples per term; their z are averaged, which makes the "
-                  "result steadier (Radford et al. 2015 did this with faces: man with glasses − man + "
-                  "woman = woman with glasses)."))
-    arithmetic_ui(run_path, epoch, label)
-
-
-main()
+if __name__ == "__main__":
+    main()

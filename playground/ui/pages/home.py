@@ -13,6 +13,38 @@ MAX_OWN_CARDS = 6
 CLASSROOM = "classroom"
 
 
+def main() -> None:
+    intro_ui()
+    refs = all_runs()
+    pretrained = [r for r in refs if r.readonly]
+    own = [r for r in refs if not r.readonly]
+    classroom_ui()
+    links_ui(bool(refs))
+    if pretrained:
+        pretrained_ui(pretrained)
+    if own:
+        own_runs_ui(own)
+
+
+def intro_ui() -> None:
+    st.title("GAN Playground")
+    st.markdown(tr(GAN_IN_ONE_SENTENCE))
+    st.caption(tr("Every grid below shows the same random noise passed through the generator, so you can "
+                  "compare epochs and runs by eye."))
+
+
+def classroom_ui() -> None:
+    """The one-click start: it stays at the top whatever runs exist, as a class starts here."""
+    classroom = PRESETS[CLASSROOM]
+    with st.container(border=True, key="classroom_start"):
+        text, button = st.columns([5, 3], vertical_alignment="center")
+        text.markdown(f"**{tr(classroom.title)}.** {tr(classroom.description)} "
+                      + tr("You will watch blurry blobs turn into shirts, shoes and bags, epoch by epoch."))
+        if button.button(tr("Train the classroom preset"), type="primary", icon=":material/play_arrow:",
+                         width="stretch"):
+            start_classroom()
+
+
 def start_classroom() -> None:
     """Start the classroom preset and open its Watch page."""
     try:
@@ -23,7 +55,32 @@ def start_classroom() -> None:
     st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}", "lang": lang()})
 
 
-def cards(refs, columns: int = 3) -> None:
+def links_ui(any_runs: bool) -> None:
+    """Links as wide as their labels, wrapping on a narrow screen (four columns cut them at 1024 px)."""
+    with st.container(horizontal=True):
+        page_link("train", tr("…or choose your own settings on the Train page") if not any_runs
+                  else tr("Train a GAN"), icon=":material/model_training:")
+        if any_runs:
+            page_link("watch", tr("Watch a run"), icon=":material/monitoring:")
+            page_link("compare", tr("Compare GAN and DCGAN"), icon=":material/compare:")
+            page_link("explore", tr("Explore the latent space"), icon=":material/tune:")
+
+
+def pretrained_ui(refs) -> None:
+    st.header(tr("Trained and ready"))
+    st.caption(tr("These runs ship with the app: open one to scrub through its epochs or move its "
+                  "latent sliders."))
+    cards_ui(refs)
+
+
+def own_runs_ui(own) -> None:
+    st.header(tr("Your runs"))
+    cards_ui(own[:MAX_OWN_CARDS])
+    if len(own) > MAX_OWN_CARDS:
+        page_link("runs", trn("All {n} runs", "All {n} runs", len(own)), icon=":material/folder_open:")
+
+
+def cards_ui(refs, columns: int = 3) -> None:
     for i in range(0, len(refs), columns):
         cols = st.columns(columns)
         for col, ref in zip(cols, refs[i:i + columns]):
@@ -31,42 +88,5 @@ def cards(refs, columns: int = 3) -> None:
                 run_card(ref)
 
 
-st.title("GAN Playground")
-st.markdown(tr(GAN_IN_ONE_SENTENCE))
-st.caption(tr("Every grid below shows the same random noise passed through the generator, so you can "
-              "compare epochs and runs by eye."))
-classroom = PRESETS[CLASSROOM]
-
-refs = all_runs()
-pretrained = [r for r in refs if r.readonly]
-own = [r for r in refs if not r.readonly]
-
-# The one-click start stays at the top whatever runs exist: a class starts here.
-with st.container(border=True, key="classroom_start"):
-    text, button = st.columns([5, 3], vertical_alignment="center")
-    text.markdown(f"**{tr(classroom.title)}.** {tr(classroom.description)} "
-                  + tr("You will watch blurry blobs turn into shirts, shoes and bags, epoch by epoch."))
-    if button.button(tr("Train the classroom preset"), type="primary", icon=":material/play_arrow:",
-                     width="stretch"):
-        start_classroom()
-
-# links as wide as their labels, wrapping on a narrow screen (four columns cut them at 1024 px)
-with st.container(horizontal=True):
-    page_link("train", tr("…or choose your own settings on the Train page") if not refs else tr("Train a GAN"),
-              icon=":material/model_training:")
-    if refs:
-        page_link("watch", tr("Watch a run"), icon=":material/monitoring:")
-        page_link("compare", tr("Compare GAN and DCGAN"), icon=":material/compare:")
-        page_link("explore", tr("Explore the latent space"), icon=":material/tune:")
-
-if pretrained:
-    st.header(tr("Trained and ready"))
-    st.caption(tr("These runs ship with the app: open one to scrub through its epochs or move its "
-                  "latent sliders."))
-    cards(pretrained)
-
-if own:
-    st.header(tr("Your runs"))
-    cards(own[:MAX_OWN_CARDS])
-    if len(own) > MAX_OWN_CARDS:
-        page_link("runs", trn("All {n} runs", "All {n} runs", len(own)), icon=":material/folder_open:")
+if __name__ == "__main__":
+    main()

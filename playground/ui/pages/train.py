@@ -12,12 +12,111 @@ from playground.i18n import t
 from playground.ui.i18n import lang, shown, tr, trn, tx
 from playground.ui.upload import zip_uploader
 
-st.title(tr("Train a GAN"))
-st.caption(tr("Start from a preset: it names a known combination of architecture, objective and "
-              "settings. Change what you like; every setting explains itself when you hover over "
-              "its question mark."))
-
 FEW_STEPS = 10   # an epoch of fewer training steps than this barely changes the grid
+
+
+def main() -> None:
+    intro_ui()
+    preset_name = preset_ui()
+    preset = PRESETS[preset_name]
+    about_preset = st.empty()   # filled once the dataset is known: the preset's own words may not fit it
+    defaults = form.preset_defaults(preset_name)
+    form.init_fields(defaults)
+    devices, device_note = form.device_choices()
+    slots: dict = {}
+    values = {"preset": preset_name}
+    values.update(basics_ui(defaults, slots))
+    saved = data_ui(values["dataset"], slots)
+    values["data_dir"] = str(saved.path) if saved else ""
+    values.update(form.fields_in_columns(("objective", "epochs", "batch_size", "lr_g", "lr_d"), defaults,
+                                         slots, columns=5))
+    values.update(more_settings_ui(defaults, slots, devices, device_note))
+    about_preset_ui(about_preset, preset, values["dataset"])
+    if saved and not values.get("name"):
+        # a run of one's own images is not "classroom": name it after what it learns from
+        values["name"] = tx("{preset} on {file}", preset=preset_name, file=saved.name)
+    waiting_for_upload = values["dataset"] == "folder" and not values["data_dir"]
+
+    cfg, errors = form.check(values)
+    if waiting_for_upload:   # nothing to fix yet: the zip simply has not come
+        errors.pop("data_dir", None)
+    leftover = form.show_errors(slots, errors)
+    steps_note = short_epoch_warning(values, saved.n_images if saved else None)
+    if steps_note:
+        st.warning(steps_note, icon=":material/speed:")
+
+    st.divider()
+    manager = job_manager()
+    busy, limit = manager.slots(cfg.device if cfg else "auto")  # of the devices this run may use
+    problems_ui(leftover, errors, busy, limit, waiting_for_upload)
+    if start_button_ui(disabled=bool(errors) or waiting_for_upload):
+        start(manager, cfg)
+
+
+def intro_ui() -> None:
+    st.title(tr("Train a GAN"))
+    st.caption(tr("Start from a preset: it names a known combination of architecture, objective and "
+                  "settings. Change what you like; every setting explains itself when you hover over "
+                  "its question mark."))
+
+
+def preset_ui() -> str:
+    return st.selectbox(tr("Preset"), list(PRESETS), key=form.KEY + "preset",
+                        format_func=lambda n, L=lang(): t(PRESETS[n].title, L), on_change=form.apply_preset)
+
+
+def basics_ui(defaults: dict, slots: dict) -> dict:
+    """The run's name, its data and its architecture, side by side at the top."""
+    values = {}
+    top = st.columns([2, 2, 2])
+    with top[0]:
+        values["name"] = st.text_input(form.label("name"), key=form.KEY + "name", max_chars=100,
+                                       placeholder=tx("e.g. my first DCGAN"),
+                                       help=tr("Shown in the run lists; you can rename the run later."))
+    with top[1]:
+        values["dataset"] = form.field("dataset", defaults["dataset"], slots)
+    with top[2]:
+        values["arch"] = form.field("arch", defaults["arch"], slots)
+    return values
+
+
+def data_ui(dataset: str, slots: dict):
+    """The zip of one's own images when the data is a folder (the saved upload, or None), a word on
+    2D toys when it is one."""
+    saved = None
+    if dataset == "folder":
+        saved = zip_uploader(runs_root())
+        slots["data_dir"] = st.empty()
+    elif dataset in TOY_NAMES:
+        st.caption(tr("2D toys train in seconds: the generator learns to place points on the shape, and "
+                      "the 2D toy view shows where the discriminator draws its line."))
+    return saved
+
+
+def more_settings_ui(defaults: dict, slots: dict, devices: list[str], device_note: str) -> dict:
+    values = {}
+    st.subheader(tr("More settings"))
+    for title, names in form.SECTIONS.items():
+        with st.expander(tr(title)):
+            if title == "Execution":   # the message id
+                st.caption(device_note)
+            values.update(form.fields_in_columns(names, defaults, slots, columns=3, devices=devices))
+    return values
+
+
+def about_preset_ui(slot, preset, dataset: str) -> None:
+    """What the preset is, in ``slot`` under its select box, said differently when the data was changed."""
+    preset_data = preset.overrides.get("dataset")
+    if preset_data and dataset == "folder" and preset_data != "folder":
+        slot.info(tr("The settings of the preset “{preset}”, used on your own images instead of "
+                     "the preset's own data.", preset=tx(preset.title)), icon=":material/lightbulb:")
+    elif preset_data and dataset != preset_data:
+        slot.info(tr("The settings of the preset “{preset}”, used on {dataset} instead of the "
+                     "preset's own data.", preset=tx(preset.title),
+                     dataset=tx(form.DATASET_TITLES.get(dataset, dataset))),
+                  icon=":material/lightbulb:")
+    else:
+        slot.info(tr(preset.description), icon=":material/lightbulb:")
 
 
 def short_epoch_warning(values: dict, n_uploaded: int | None) -> str:
@@ -43,92 +142,36 @@ def short_epoch_warning(values: dict, n_uploaded: int | None) -> str:
                n, batch=batch, steps=max(1, n // batch), suggest=suggest, more=max(1, n // suggest))
 
 
-names = list(PRESETS)
-preset_name = st.selectbox(tr("Preset"), names, key=form.KEY + "preset",
-                           format_func=lambda n, L=lang(): t(PRESETS[n].title, L), on_change=form.apply_preset)
-preset = PRESETS[preset_name]
-about_preset = st.empty()   # filled once the dataset is known: the preset's own words may not fit it
-defaults = form.preset_defaults(preset_name)
-form.init_fields(defaults)
-devices, device_note = form.device_choices()
-slots: dict = {}
-values = {"preset": preset_name}
+def problems_ui(leftover: dict, errors: dict, busy: int, limit: int, waiting_for_upload: bool) -> None:
+    """Above the start button: what stops the run from starting, or that it will wait in the queue."""
+    if leftover:
+        for name, msg in leftover.items():
+            st.error(f"{form.label(name)}: {shown(msg)}")
+    if errors:
+        st.warning(trn("Fix the setting marked in red above to start.",
+                       "Fix the {n} settings marked in red above to start.", len(errors)))
+    elif busy >= limit:
+        st.caption(trn("{n} run is training already (the limit is {limit}): this one will wait in the "
+                       "queue and start by itself.",
+                       "{n} runs are training already (the limit is {limit}): this one will wait in the "
+                       "queue and start by itself.", busy, limit=limit))
+    if waiting_for_upload:
+        st.caption(tr("Upload a zip of your images above to start."))
 
-top = st.columns([2, 2, 2])
-with top[0]:
-    values["name"] = st.text_input(form.label("name"), key=form.KEY + "name", max_chars=100,
-                                   placeholder=tx("e.g. my first DCGAN"),
-                                   help=tr("Shown in the run lists; you can rename the run later."))
-with top[1]:
-    values["dataset"] = form.field("dataset", defaults["dataset"], slots)
-with top[2]:
-    values["arch"] = form.field("arch", defaults["arch"], slots)
 
-values["data_dir"] = ""
-saved = None
-if values["dataset"] == "folder":
-    saved = zip_uploader(runs_root())
-    values["data_dir"] = str(saved.path) if saved else ""
-    slots["data_dir"] = st.empty()
-elif values["dataset"] in TOY_NAMES:
-    st.caption(tr("2D toys train in seconds: the generator learns to place points on the shape, and "
-                  "the 2D toy view shows where the discriminator draws its line."))
+def start_button_ui(disabled: bool) -> bool:
+    return st.button(tr("Start training"), type="primary", icon=":material/play_arrow:", disabled=disabled)
 
-values.update(form.fields_in_columns(("objective", "epochs", "batch_size", "lr_g", "lr_d"), defaults,
-                                     slots, columns=5))
 
-st.subheader(tr("More settings"))
-for title, names_ in form.SECTIONS.items():
-    with st.expander(tr(title)):
-        if title == "Execution":   # the message id
-            st.caption(device_note)
-        values.update(form.fields_in_columns(names_, defaults, slots, columns=3, devices=devices))
-
-preset_data = preset.overrides.get("dataset")
-if preset_data and values["dataset"] == "folder" and preset_data != "folder":
-    about_preset.info(tr("The settings of the preset “{preset}”, used on your own images instead of "
-                         "the preset's own data.", preset=tx(preset.title)), icon=":material/lightbulb:")
-elif preset_data and values["dataset"] != preset_data:
-    about_preset.info(tr("The settings of the preset “{preset}”, used on {dataset} instead of the "
-                         "preset's own data.", preset=tx(preset.title),
-                         dataset=tx(form.DATASET_TITLES.get(values["dataset"], values["dataset"]))),
-                      icon=":material/lightbulb:")
-else:
-    about_preset.info(tr(preset.description), icon=":material/lightbulb:")
-if saved and not values.get("name"):
-    # a run of one's own images is not "classroom": name it after what it learns from
-    values["name"] = tx("{preset} on {file}", preset=preset_name, file=saved.name)
-waiting_for_upload = values["dataset"] == "folder" and not values["data_dir"]
-
-cfg, errors = form.check(values)
-if waiting_for_upload:   # nothing to fix yet: the zip simply has not come
-    errors.pop("data_dir", None)
-leftover = form.show_errors(slots, errors)
-steps_note = short_epoch_warning(values, saved.n_images if saved else None)
-if steps_note:
-    st.warning(steps_note, icon=":material/speed:")
-
-st.divider()
-manager = job_manager()
-busy, limit = manager.slots(cfg.device if cfg else "auto")  # of the devices this run may use
-if leftover:
-    for name, msg in leftover.items():
-        st.error(f"{form.label(name)}: {shown(msg)}")
-if errors:
-    st.warning(trn("Fix the setting marked in red above to start.",
-                   "Fix the {n} settings marked in red above to start.", len(errors)))
-elif busy >= limit:
-    st.caption(trn("{n} run is training already (the limit is {limit}): this one will wait in the "
-                   "queue and start by itself.",
-                   "{n} runs are training already (the limit is {limit}): this one will wait in the "
-                   "queue and start by itself.", busy, limit=limit))
-if waiting_for_upload:
-    st.caption(tr("Upload a zip of your images above to start."))
-if st.button(tr("Start training"), type="primary", icon=":material/play_arrow:",
-             disabled=bool(errors) or waiting_for_upload):
+def start(manager, cfg) -> None:
+    """Submit the run and open its Watch page, or say why it could not start."""
     try:
         run = manager.submit(cfg)
     except (ConfigError, RunError, OSError) as e:
         st.error(tr("The run could not be started: {error}", error=e))
     else:
         st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}", "lang": lang()})
+
+
+if __name__ == "__main__":
+    main()

@@ -13,34 +13,54 @@ from playground.ui.watch_parts import (POLL_S, controls, live_settings, live_vie
 from playground.ui.i18n import esc, lang, shown, tr
 from playground.ui.widgets import page_link, state_badge
 
-with layout.clutter():
-    ref = run_picker(tr("Run to watch"), remember=True)
-if ref is None:
+
+def main() -> None:
+    ref = picker_ui()
+    if ref is None:
+        no_runs_ui()
+        return
+    run = ref.run
+    try:
+        cfg = run.read_config()
+    except RunError as e:
+        st.error(tr("This run folder cannot be read: {error}", error=e))
+        return
+    status = run.read_status()
+    state = effective_state(status)
+    if state == "queued" and not ref.readonly:
+        job_manager().schedule()   # a slot may have freed up without a worker to hand it on
+
+    summary = runinfo.summarize(run, lang=lang())
+    present = layout.presenting()
+    epochs = run.sample_epochs()
+    # Two columns from the top: the newest grid starts right under the picker, so at 1920×1080 the
+    # progress line, the loss chart and the whole grid are on the first screen (the CSS in
+    # layout.py keeps the grid within the screen's height).
+    left, right = st.columns([5, 6] if present else [1, 1], gap="medium")
+    with right:
+        selected = samples_ui(ref, cfg, epochs, present)
+    with left:
+        about_ui(ref, cfg, summary, state)
+        if state == "failed":
+            failure_ui(status)
+        controls_ui(ref, cfg, state, status)
+        live_ui(ref, cfg, state, epochs, selected)
+
+
+def picker_ui():
+    with layout.clutter():
+        return run_picker(tr("Run to watch"), remember=True)
+
+
+def no_runs_ui() -> None:
     st.title(tr("Watch a run"))
     st.info(tr("There are no runs yet. Start one on the Train page (the classroom preset shows "
                "recognisable clothes within a few minutes on a laptop)."), icon=":material/info:")
     page_link("train", tr("Train a GAN"), icon=":material/model_training:")
-    st.stop()
 
-run = ref.run
-try:
-    cfg = run.read_config()
-except RunError as e:
-    st.error(tr("This run folder cannot be read: {error}", error=e))
-    st.stop()
-status = run.read_status()
-state = effective_state(status)
-if state == "queued" and not ref.readonly:
-    job_manager().schedule()   # a slot may have freed up without a worker to hand it on
 
-summary = runinfo.summarize(run, lang=lang())
-present = layout.presenting()
-epochs = run.sample_epochs()
-# Two columns from the top: the newest grid starts right under the picker, so at 1920×1080 the
-# progress line, the loss chart and the whole grid are on the first screen (the CSS in
-# layout.py keeps the grid within the screen's height).
-left, right = st.columns([5, 6] if present else [1, 1], gap="medium")
-with right:
+def samples_ui(ref, cfg, epochs: list[int], present: bool) -> int | None:
+    """The sample grid of the epoch chosen on its scrubber (returned), and links to look closer."""
     st.markdown("#### " + tr("Generated samples, epoch by epoch"))
     selected = scrub_epoch(ref, epochs)
     if selected is None:
@@ -53,12 +73,16 @@ with right:
         if cfg.dataset in TOY_NAMES:
             page_link("toy", tr("Open the 2D toy view"), ref.key, icon=":material/scatter_plot:")
         page_link("explore", tr("Explore this generator's latent space"), ref.key, icon=":material/tune:")
+    return selected
 
-with left:
+
+def about_ui(ref, cfg, summary, state: str) -> None:
+    """The run's name, what it is, its state, and notes on its data."""
+    run = ref.run
     st.subheader(esc(summary.name), anchor=False)   # a name a person gave: text, never Markdown
     explained = runinfo.STATE_EXPLAINED.get(state)
     st.caption(f"{esc(summary.what_in(lang()))} · {state_badge(state)}" + (f" · {tr(explained)}" if explained else ""),
-           help=tr(glossary.objective_help(cfg.objective)) if glossary.objective_help(cfg.objective) else None)
+               help=tr(glossary.objective_help(cfg.objective)) if glossary.objective_help(cfg.objective) else None)
     data_doc = run.read_config_doc().get("data") or {}
     data_notes = data_doc.get("notes")
     if data_notes:
@@ -68,12 +92,16 @@ with left:
         with layout.clutter():
             st.caption(tr("Data: {notes}", notes=shown(stored, fallback=str(data_notes))))
 
-    if state == "failed":
-        error = status.get("error") or status.get("message") or ""
-        reason = shown(status.get("error_id") or error) if error else tr("no reason was recorded")
-        st.error(tr("Training failed: {error}", error=reason), icon=":material/error:")
-        st.info(tr("What to try: {advice}", advice=tr(runinfo.failure_advice(error))), icon=":material/lightbulb:")
 
+def failure_ui(status: dict) -> None:
+    error = status.get("error") or status.get("message") or ""
+    reason = shown(status.get("error_id") or error) if error else tr("no reason was recorded")
+    st.error(tr("Training failed: {error}", error=reason), icon=":material/error:")
+    st.info(tr("What to try: {advice}", advice=tr(runinfo.failure_advice(error))), icon=":material/lightbulb:")
+
+
+def controls_ui(ref, cfg, state: str, status: dict) -> None:
+    """Pause, stop, a new run from these settings, and the settings a running run takes live."""
     with layout.clutter():
         if ref.readonly:
             st.caption(tr("A pretrained run: read-only. Train your own on the Train page."))
@@ -85,6 +113,14 @@ with left:
             if state in ("running", "paused"):
                 live_settings(ref, status, cfg)
 
+
+def live_ui(ref, cfg, state: str, epochs: list[int], selected: int | None) -> None:
+    """Progress, warnings, both charts and the log, redrawn every POLL_S seconds while the run is
+    active."""
     active = state in ACTIVE_STATES
     fragment = st.fragment(run_every=POLL_S if active else None)(live_view)
     fragment(ref, cfg, state, len(epochs), selected)
+
+
+if __name__ == "__main__":
+    main()
