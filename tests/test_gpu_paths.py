@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from playground import bench, devices, losses, quality, speed
-from playground import reliability as rel
 from playground.config import TrainConfig
 from playground.data import DataError, load_dataset
 from playground.jobs import JobManager
 from playground.models import ModelSpec
 from playground.runs import Run
 from playground.training import Hooks, Trainer, latest_train_checkpoint, pick_device
+from tests.support import reliability as rel
 
 
 def _cfg(**over) -> TrainConfig:
