@@ -8,7 +8,7 @@ launch and the quality figure, and the first epoch whose samples count as recogn
 
     fd <= 90 and classes >= 8      (Fashion-MNIST classifier, 2,000 samples; README "Quality figure")
 
-Why these numbers: they were read off the grids of the classroom preset by eye (README "Speed"):
+Why these numbers: they were read off the grids of the classroom preset by eye (benchmarks/README.md):
 at fd ≈ 140 the grid is blobs with a few shirt-like shapes; at fd ≈ 90 most cells are garments
 one can name (trousers, pullovers, T-shirts, sneakers); at fd ≈ 78 they are clearly so. Real
 training images score fd 1.1 against the test images and noise 466-489, so fd 90 is about a fifth

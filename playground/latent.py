@@ -40,7 +40,8 @@ def one_thread():
 
     A forward pass for one latent vector is too small to split: with two or more intra-op threads on
     a CPU that is busy (a training worker next to the dashboard) each call waits for sibling threads
-    and takes 20–200 ms instead of 1–3 ms. Switching the count costs microseconds."""
+    and takes many times longer (benchmarks/README.md, "Speed"). Switching the count costs
+    microseconds."""
     global _thread_users, _saved_threads
     with _threads_lock:
         if _thread_users == 0:

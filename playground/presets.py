@@ -50,7 +50,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
        N_("A small DCGAN on the bundled Fashion-MNIST subset, sized so a 2-core laptop CPU shows "
        "recognisable clothes within a few minutes."),
        # Batch 32: twice the updates per image; on a 2-core CPU it reached the "recognisable"
-       # quality (README "Speed") after ~100 s instead of ~140 s with batch 64.
+       # quality sooner than batch 64 (benchmarks/README.md, "Time to something recognisable").
        _DCGAN, _ADAM, dataset="fashion-mnist", g_filters=32, d_filters=32, batch_size=32,
        epochs=8, z_dim=64, log_every=20),
     _p("gan-mnist", N_("GAN (MLP) on MNIST"),

@@ -15,11 +15,6 @@ and deleted through playground/safe_files.py (no link followed out of it, no FIF
 opened, reads bounded). The training worker is the only writer of everything but control.json.
 Every whole-file write is atomic (temporary file, flush, fsync, rename); metrics.jsonl is
 append-only and readers skip a torn last line, or a line that is not a well-typed record.
-
-Test-only hook: ``GAN_PLAYGROUND_TEST_DELAY_WRITE="checkpoint:0.5,grid:0.3"`` makes every write of
-that kind (checkpoint, snapshot, grid, status, config, metrics) pause half-way for that many seconds,
-so the crash campaign (playground/reliability.py) can SIGKILL a worker inside a write. It is read in
-one place (``injected_write_delay``) and does nothing when the variable is unset.
 """
 
 from __future__ import annotations
@@ -57,48 +52,6 @@ _TRAIN = re.compile(r"^train_step_(\d{9,})\.json$")
 CHECKPOINT_FILES = (".json", ".safetensors")   # a checkpoint is a stem with these two files; JSON first
 
 
-# ----------------------------------------------------------------------------- test-only delay hook
-TEST_DELAY_ENV = "GAN_PLAYGROUND_TEST_DELAY_WRITE"
-WRITE_KINDS = ("checkpoint", "snapshot", "grid", "status", "config", "metrics")
-
-
-def write_kind(path: str | os.PathLike) -> str:
-    """Which kind of run-folder write ``path`` is (for the test-only delay hook and the campaigns)."""
-    path = Path(path)
-    if path.parent.name == "checkpoints":
-        return "snapshot" if path.name.startswith("snapshot_") else "checkpoint"
-    if path.parent.name == "samples":
-        return "grid"
-    return {"status.json": "status", "config.json": "config", "metrics.jsonl": "metrics"}.get(path.name, "other")
-
-
-def injected_write_delay(path: str | os.PathLike) -> float:
-    """Seconds to pause half-way through writing ``path``: 0 unless the test-only variable
-    GAN_PLAYGROUND_TEST_DELAY_WRITE ("kind:seconds,...") names this kind of write."""
-    spec = os.environ.get(TEST_DELAY_ENV)
-    if not spec:
-        return 0.0
-    kind = write_kind(path)
-    for part in spec.split(","):
-        name, _, seconds = part.partition(":")
-        if name.strip() == kind:
-            try:
-                return min(max(float(seconds), 0.0), 30.0)
-            except ValueError:
-                return 0.0
-    return 0.0
-
-
-def _write_maybe_slowly(f, data: bytes, delay: float) -> None:
-    if delay:
-        half = len(data) // 2
-        f.write(data[:half])
-        f.flush()
-        time.sleep(delay)
-        data = data[half:]
-    f.write(data)
-
-
 @contextmanager
 def file_lock(path: str | os.PathLike, *, root: str | os.PathLike | None = None):
     """An exclusive advisory lock on ``path`` (created if needed), released on exit or process death."""
@@ -121,7 +74,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, root: str | os.P
     folder from ``root`` on is real, never a link out of it); the rename replaces whatever entry
     had the name (a link is replaced, never written through)."""
     path = Path(path)
-    delay = injected_write_delay(path)
     root = Path(root) if root is not None else path.parent
     parts = relative_parts(path, root)
     dfd = open_dir(root, parts[:-1])
@@ -131,7 +83,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, root: str | os.P
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
         try:
             with os.fdopen(fd, "wb") as f:
-                _write_maybe_slowly(f, data, delay)
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
@@ -341,10 +293,9 @@ class Run:
         if not records:
             return
         data = "".join(json.dumps(r, allow_nan=True) + "\n" for r in records).encode()
-        delay = injected_write_delay(self.metrics_path)
         fd = open_entry(self.metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, root=self.path)
         with os.fdopen(fd, "ab") as f:
-            _write_maybe_slowly(f, data, delay)
+            f.write(data)
             f.flush()
 
     def _metrics_bytes(self, offset: int) -> bytes:

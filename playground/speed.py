@@ -1,18 +1,18 @@
 """How the training loop uses the hardware: resolved once per run from the config and the device.
 
-Every speed mode is a config field, documented in the README's "Speed" section, and "auto" picks
-what measured fastest on that kind of device (``python -m playground bench``):
+Every speed mode is a config field, documented with what each measured in benchmarks/README.md
+("Speed"), and "auto" picks what measured fastest on that kind of device (``python -m playground bench``):
 
     field           CPU (auto)                         CUDA (auto)
     threads         all physical cores (shared out     torch's default (the GPU does the work)
                     among the job slots)
     precision       fp32 (bf16 is emulated without     bf16 autocast where the GPU supports it
-                    AVX512-BF16: 13-20x slower here)
+                    AVX512-BF16: many times slower)
     channels_last   NHWC for DCGAN's convolutions      NHWC for DCGAN's convolutions
-                    (1.4x at 28 px, even at 64 px)
+                    (faster at 28 px, even at 64 px)
     fused_adam      one fused Adam kernel per step     one fused Adam kernel per step
     joint_d_batch   on when exactly equivalent         on when exactly equivalent (see below)
-    compile         off (46 s to compile, no faster)   off unless asked; "reduce-overhead" and
+    compile         off (a long compile, no faster)    off unless asked; "reduce-overhead" and
                                                        "max-autotune" replay CUDA graphs (few
                                                        kernel launches)
 
@@ -94,7 +94,7 @@ def auto_threads() -> int:
 
     The dashboard stays responsive because the job manager starts its workers at a lower CPU
     priority (``worker.WORKER_NICE``), not by leaving a core idle: on the idle 2-core benchmark
-    machine the project's loop ran 1.6x faster on two threads than on one (README "Speed")."""
+    machine the project's loop ran faster on two threads than on one (benchmarks/README.md, "Speed")."""
     try:
         slots = max(1, int(os.environ.get(JOB_SLOTS_ENV, "1")))
     except ValueError:

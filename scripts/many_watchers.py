@@ -161,7 +161,7 @@ def main(argv=None) -> dict:
 
     from playground.config import TrainConfig
     from playground.jobs import JobManager
-    from playground.reliability import stop_all
+    from tests.support.reliability import stop_all
 
     work = Path(tempfile.mkdtemp(prefix="many-watchers-"))
     runs, pretrained = work / "runs", work / "pretrained"

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/reliability_report.py --kills 5 --watch-seconds 20 --out /tmp/r.md   # a quick look
     .venv/bin/python scripts/reliability_report.py --only folders --keep-previous   # rerun one campaign, keep the rest
 
-Campaigns (helpers in playground/reliability.py; tests with fewer trials in tests/test_crash_safety.py,
+Campaigns (helpers in tests/support/reliability.py; tests with fewer trials in tests/test_crash_safety.py,
 test_jobs.py, test_os_errors.py, test_hostile_input.py):
 1. crashes: SIGKILL a real worker at --kills random moments (steps, or inside a grid, checkpoint,
    snapshot, metrics, status or config write), check the folder, resume it with the CLI, compare
@@ -14,7 +14,7 @@ test_jobs.py, test_os_errors.py, test_hostile_input.py):
 3. OS errors: ENOSPC and EACCES at each kind of write, and a really full tmpfs;
 4. hostile input: the hostile uploads, run ids and keys of tests/test_hostile_input.py, hand edits;
 5. many watchers: scripts/many_watchers.py (10 Chromium pages on one live run);
-6. run folders edited, linked or replaced by hand (playground/hostile_files.py; tests in
+6. run folders edited, linked or replaced by hand (tests/support/hostile_files.py; tests in
    tests/test_run_folder_safety.py): refused resumes, links out of a run, FIFOs and devices in a run
    and in an image folder, edited files and bad flags, each through the real command line.
 """
@@ -44,10 +44,10 @@ os.environ.setdefault("GAN_PLAYGROUND_CACHE", str(ROOT / ".cache" / "test-cache"
 import torch  # noqa: E402
 
 from playground import jobs  # noqa: E402
-from playground import reliability as rel  # noqa: E402
 from playground.data import DataError, check_zip  # noqa: E402
 from playground.jobs import JobManager  # noqa: E402
 from playground.runs import RunError, check_run_id, resolve_run  # noqa: E402
+from tests.support import reliability as rel  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -412,7 +412,7 @@ def watcher_section(r: dict, pages: int, seconds: float) -> list[str]:
 def folder_campaign(work: Path) -> dict:
     """Every case in this process (cli.main, each under a 120 s alarm, so a hang is reported, not
     waited for); then a few of them again as real `python -m playground` processes."""
-    import playground.hostile_files as HF
+    import tests.support.hostile_files as HF
     work.mkdir(parents=True, exist_ok=True)
     template = HF.trained_run(work / "template", epochs=3)
     out: dict = {"refusals": [], "links": [], "special": [], "snapshots": [], "flags": [], "fifo": [], "processes": [],

@@ -10,9 +10,11 @@ import sys
 
 import pytest
 
-from playground import reliability as rel
-from playground.runs import TEST_DELAY_ENV, Run, injected_write_delay
+from playground import runs
+from playground.runs import Run
 from playground.worker import train_run
+from tests.support import reliability as rel
+from tests.support import slow_writes
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +47,40 @@ def test_resumed_runs_reproduce_the_uninterrupted_run(kills):
     assert {m: r["differs_from_reference"] for m, r in kills.items() if r["differs_from_reference"]} == {}
 
 
-def test_delay_hook_is_inert_unless_named(monkeypatch, tmp_path):
-    monkeypatch.delenv(TEST_DELAY_ENV, raising=False)
-    assert injected_write_delay(tmp_path / "checkpoints" / "train_step_000000001.safetensors") == 0.0
-    monkeypatch.setenv(TEST_DELAY_ENV, "grid:0.25, checkpoint:1")
-    assert injected_write_delay(tmp_path / "samples" / "epoch_001.png") == 0.25
-    assert injected_write_delay(tmp_path / "checkpoints" / "train_step_000000001.json") == 1.0
-    assert injected_write_delay(tmp_path / "checkpoints" / "snapshot_epoch_0001.json") == 0.0
-    assert injected_write_delay(tmp_path / "status.json") == 0.0
+def test_delay_spec_names_kinds_of_write(tmp_path):
+    assert slow_writes.delay_for("", tmp_path / "checkpoints" / "train_step_000000001.safetensors") == 0.0
+    spec = "grid:0.25, checkpoint:1"
+    assert slow_writes.delay_for(spec, tmp_path / "samples" / "epoch_001.png") == 0.25
+    assert slow_writes.delay_for(spec, tmp_path / "checkpoints" / "train_step_000000001.json") == 1.0
+    assert slow_writes.delay_for(spec, tmp_path / "checkpoints" / "snapshot_epoch_0001.json") == 0.0
+    assert slow_writes.delay_for(spec, tmp_path / "status.json") == 0.0
+
+
+def test_hooked_writes_see_each_file_by_its_final_name_and_write_the_same_bytes(tmp_path, tiny_cfg):
+    """The hook of the campaigns names every run-folder write by the file it replaces, and a run
+    written through it (slowed or not) is byte for byte what the plain writers produce."""
+    seen = []
+
+    def hook(f, path, data):
+        seen.append((path.relative_to(tmp_path.resolve()).as_posix(), slow_writes.write_kind(path)))
+        return slow_writes.write_slowly(f, data, 0.01)
+
+    run = Run(tmp_path / "r")
+    with slow_writes.hooked_writes(hook):
+        run.create(tiny_cfg(epochs=1))
+        run.append_metrics([{"type": "event", "text": "a"}])
+        runs.atomic_write_bytes(run.samples_dir / "epoch_000.png", b"0123456789", root=run.path)
+    assert runs.os is os  # put back on the way out
+    assert ("r/config.json", "config") in seen and ("r/status.json", "status") in seen
+    assert ("r/metrics.jsonl", "metrics") in seen and ("r/samples/epoch_000.png", "grid") in seen
+    assert (run.samples_dir / "epoch_000.png").read_bytes() == b"0123456789"
+    assert run.read_metrics(0)[0] == [{"type": "event", "text": "a"}]
+    assert not list(run.path.glob(".*.tmp")) and not list(run.samples_dir.glob(".*.tmp"))
+
+
+def test_the_product_has_no_write_delay_hook():
+    """Slowed writes exist only in test code (tests/support/slow_writes.py)."""
+    assert not any("DELAY" in name or "slowly" in name or "injected" in name for name in vars(runs))
 
 
 def test_killed_write_leaves_old_file_and_leftovers_are_removed_on_resume(tmp_path, tiny_cfg):
@@ -62,9 +90,9 @@ def test_killed_write_leaves_old_file_and_leftovers_are_removed_on_resume(tmp_pa
     run.create(tiny_cfg(epochs=1))
     assert train_run(run, echo=False) == 0
     before = run.status_path.read_bytes()
-    code = ("import sys; from playground.runs import Run; "
-            "Run(sys.argv[1]).write_status(state='running', epoch=9)")
-    env = {**rel.worker_env("status:30"), "PYTHONPATH": str(rel.PROJECT_ROOT)}
+    code = ("import sys; from playground.runs import Run; from tests.support.slow_writes import slow_writes\n"
+            "with slow_writes('status:30'): Run(sys.argv[1]).write_status(state='running', epoch=9)")
+    env = {**rel.worker_env(), "PYTHONPATH": str(rel.PROJECT_ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code, str(run.path)], env=env, start_new_session=True)
     assert rel.wait_until(lambda: list(run.path.glob(".status.json.*.tmp")), 30, proc=proc)
     rel.kill_group(proc.pid)

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from playground import bench, devices, losses, quality, speed
-from playground import reliability as rel
 from playground.config import TrainConfig
 from playground.data import DataError, load_dataset
 from playground.jobs import JobManager
@@ -16,6 +15,7 @@ from playground.models import ModelSpec
 from playground.runs import Run
 from playground.outputs import latest_train_checkpoint
 from playground.training import Hooks, Trainer, pick_device
+from tests.support import reliability as rel
 
 
 def _cfg(**over) -> TrainConfig:
@@ -155,7 +155,7 @@ def test_gradient_penalty_pairs_each_fake_with_its_own_label(tmp_path, monkeypat
                max_images=128, epochs=1, beta1=0.0, beta2=0.9)
     t = _trainer(tmp_path, cfg)
     mixed, penalised = [], []
-    mix = t._replay_mix
+    mix = t.step_impl._replay_mix
 
     def recording_mix(fake, y):
         out = mix(fake, y)
@@ -163,7 +163,7 @@ def test_gradient_penalty_pairs_each_fake_with_its_own_label(tmp_path, monkeypat
         return out
 
     gp = losses.gradient_penalty
-    monkeypatch.setattr(t, "_replay_mix", recording_mix)
+    monkeypatch.setattr(t.step_impl, "_replay_mix", recording_mix)
     monkeypatch.setattr(losses, "gradient_penalty",
                         lambda D, r, f, y: penalised.append(y.clone()) or gp(D, r, f, y))
     t.fit()
@@ -255,8 +255,8 @@ def test_mps_random_state_is_saved_and_restored(tmp_path, monkeypatch):
     mps = torch.device("mps")
     assert torch.equal(devices.rng_state(mps)["rng.mps"], state)
     t = _trainer(tmp_path, _cfg())
-    t.device = mps                       # only the checkpoint's random states read the device here
-    t._save_train_checkpoint()
+    t.outputs.device = mps               # only the checkpoint's random states read the device here
+    t.outputs.save_train_checkpoint(t.epoch, t.step, t.live.as_dict())
     tensors, _ = latest_train_checkpoint(t.run)
     assert torch.equal(tensors["rng.mps"], state)
     devices.restore_rng_state(mps, tensors)

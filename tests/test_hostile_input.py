@@ -234,7 +234,7 @@ def roots(tmp_path, monkeypatch):
 
 
 def _cfg(**over):
-    from playground import reliability
+    from tests.support import reliability
     return reliability.tiny_config(**over)
 
 

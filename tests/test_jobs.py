@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from playground import reliability as rel
 from playground import worker
 from playground.jobs import JobManager
 from playground.runs import JOB_SLOTS_ENV, LAUNCHER_ENV, Run
+from tests.support import reliability as rel
 
 
 @pytest.fixture

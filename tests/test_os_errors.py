@@ -11,9 +11,9 @@ import subprocess
 import pytest
 
 from playground import checkpoint
-from playground import reliability as rel
 from playground.runs import Run
 from playground.worker import train_run
+from tests.support import reliability as rel
 
 
 @pytest.mark.parametrize("kind", rel.OS_ERROR_KINDS)

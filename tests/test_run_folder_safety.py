@@ -1,7 +1,7 @@
 """Nothing lost, nothing escapes: refused resumes change no file, links out of a run folder are never
 followed, special files are never read, edited files and bad flags exit 2 with a plain message.
 
-The cases come from playground/hostile_files.py, which the reliability report runs in full (section 6);
+The cases come from tests/support/hostile_files.py, which the reliability report runs in full (section 6);
 here every command runs in this process (``inline``), so each case costs a fraction of a second.
 """
 
@@ -15,12 +15,12 @@ import time
 
 import pytest
 
-from playground import hostile_files as H
-from playground import reliability as rel
 from playground.jobs import JobManager
 from playground.runs import (Run, RunError, UnsafeEntry, atomic_write_bytes, read_bytes, read_json,
                              unlink_entry)
 from playground.worker import train_run
+from tests.support import hostile_files as H
+from tests.support import reliability as rel
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 
 The reference here is written out step by step the way the PyTorch DCGAN example does it (two D
 calls, a full backward through D for G's loss, for-each Adam, fp32, NCHW), consuming the random
-number generator in the same order as the Trainer. Each speed mode of the Trainer (README "Speed")
+number generator in the same order as the Trainer. Each speed mode of the Trainer (benchmarks/README.md, "Speed")
 must reproduce its per-step losses: tightly for the exact modes, loosely for bf16.
 """
 

@@ -68,8 +68,9 @@ class LatentProjection(nn.ConvTranspose2d):
     """G's first layer: a transposed conv from a 1x1 "image" of z to [N, ch, s0, s0].
 
     On a 1x1 input that conv is exactly a matrix product of z with the weight viewed as
-    [c_in, ch * s0 * s0], which runs about 2-3x faster than the conv on the CPU (forward and
-    backward). Same module, same parameters and state-dict keys as ``nn.ConvTranspose2d``."""
+    [c_in, ch * s0 * s0], which runs faster than the conv on the CPU, forward and backward
+    (benchmarks/README.md, "Speed"). Same module, same parameters and state-dict keys as
+    ``nn.ConvTranspose2d``."""
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
         if x.shape[2:] != (1, 1) or output_size is not None:

@@ -83,8 +83,8 @@ class MinibatchStd(nn.Module):
 class WholeInputConv(nn.Conv2d):
     """A conv whose kernel covers its whole unpadded input (DCGAN D's last layer, [N, C, s0, s0] ->
     [N, 1, 1, 1]) is a linear layer on the flattened input: computed here as one matrix product,
-    3-4x faster than the conv on the CPU (forward and backward). Any other input takes the ordinary
-    conv path."""
+    faster than the conv on the CPU, forward and backward (benchmarks/README.md, "Speed"). Any other
+    input takes the ordinary conv path."""
 
     def forward(self, x: Tensor) -> Tensor:
         if (x.shape[2:] != self.weight.shape[2:] or self.padding != (0, 0) or self.groups != 1
@@ -105,9 +105,8 @@ class Dropout(nn.Dropout):
     least ``round(p * 2**32)`` (so with probability 1 - p, to within 2**-33), and kept values are
     scaled by 1 / (1 - p), as in ``nn.Dropout``. The words come from numpy's SFC64 generator, seeded
     for each call from torch's generator, so ``torch.manual_seed`` and a checkpoint's saved torch RNG
-    state reproduce every mask. On the 2-core benchmark machine the MLP GAN's three dropout layers
-    took 4.0 ms a training step this way against 6.0 ms with torch's uniform draw (which in turn
-    is about 3 times faster than the Bernoulli draw of ``nn.Dropout``).
+    state reproduce every mask. This draw is faster than torch's uniform draw, which in turn is
+    faster than the Bernoulli draw of ``nn.Dropout`` (timings: benchmarks/README.md, "Speed").
     Another random stream than ``nn.Dropout``; other devices and dtypes, p of 0 or 1, and ``inplace``
     use ``nn.Dropout`` itself."""
 
@@ -117,7 +116,7 @@ class Dropout(nn.Dropout):
                 or not 0.0 < p < 1.0):
             return super().forward(x)
         if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
-            n, c, h, w = x.shape   # the mask in x's own layout: mixed layouts multiply 3x slower
+            n, c, h, w = x.shape   # the mask in x's own layout: mixed layouts multiply far slower
             return x * keep_mask(torch.Size((n, h, w, c)), p).permute(0, 3, 1, 2)
         return x * keep_mask(x.shape, p)
 

@@ -2,14 +2,14 @@
 
 Used with few trials by tests/test_crash_safety.py, tests/test_jobs.py and tests/test_os_errors.py,
 and with the full count by scripts/reliability_report.py (which writes benchmarks/reliability.md).
-Training never imports this module.
+Test code: the product package never imports this module.
 
 Crash moments. A worker (``python -m playground train --run-dir <run>``, in its own session, as the
 job manager starts it) is killed with SIGKILL at one of CRASH_MOMENTS: ``steps`` (after a random
 logged step), or half-way through the n-th write of one kind (grid, checkpoint, snapshot, metrics,
-status, config). To land inside a write reliably the worker runs with the test-only variable
-``GAN_PLAYGROUND_TEST_DELAY_WRITE=<kind>:<seconds>`` (see playground.runs.injected_write_delay),
-which pauses that kind of write half-way; in production the variable is unset and nothing pauses.
+status, config). To land inside a write reliably the worker is started through
+``python -m tests.support.slow_writes <kind>:<seconds> train ...`` (see tests/support/slow_writes.py),
+which pauses that kind of write half-way; the product itself has no such pause.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import checkpoint, runs
-from .config import TrainConfig
-from .jobs import PROJECT_ROOT, JobManager
-from .runs import STATES, TEST_DELAY_ENV, Run, RunError, read_json, write_kind
-from .training import latest_train_checkpoint
+from playground import checkpoint, runs
+from playground.config import TrainConfig
+from playground.jobs import PROJECT_ROOT, JobManager
+from playground.runs import STATES, Run, RunError, read_json
+from playground.outputs import latest_train_checkpoint
+
+from .slow_writes import hooked_writes, write_kind
 
 # 256 images / batch 16 = 16 steps per epoch, a step line every 4 steps, 4 epochs: about two
 # seconds of CPU training with the grid, snapshot, metrics and checkpoint writes of every epoch.
@@ -53,22 +55,21 @@ def tiny_config(**over) -> TrainConfig:
     return TrainConfig.from_dict({**TrainConfig().to_dict(), **CRASH_CONFIG, **over}).validate()
 
 
-def worker_env(delay: str = "") -> dict:
+def worker_env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env.pop(TEST_DELAY_ENV, None)
-    if delay:
-        env[TEST_DELAY_ENV] = delay
     return env
 
 
 def spawn_worker(run: Run, *, delay: str = "", resume: bool = False) -> subprocess.Popen:
-    """The worker as the job manager starts it (own session, output to worker.out)."""
-    cmd = [sys.executable, "-m", "playground", "train", "--run-dir", str(run.path), "--quiet"]
+    """The worker as the job manager starts it (own session, output to worker.out); with ``delay``
+    ("kind:seconds,..."), through tests.support.slow_writes, which slows those writes."""
+    launcher = ["-m", "tests.support.slow_writes", delay] if delay else ["-m", "playground"]
+    cmd = [sys.executable, *launcher, "train", "--run-dir", str(run.path), "--quiet"]
     if resume:
         cmd.append("--resume")
     with open(run.path / "worker.out", "ab") as out:
-        return subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=worker_env(delay), stdin=subprocess.DEVNULL,
+        return subprocess.Popen(cmd, cwd=str(PROJECT_ROOT), env=worker_env(), stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -151,14 +152,14 @@ def check_run_folder(run: Run) -> dict:
             problems.append(f"{npz.name}: {e}")
     for epoch in run.snapshot_epochs():  # the latent explorer opens these
         try:
-            checkpoint.load(run.checkpoints_dir / f"snapshot_epoch_{epoch:04d}")
+            checkpoint.load(run.snapshot_stem(epoch))
         except checkpoint.CheckpointError as e:
             problems.append(f"snapshot {epoch}: {e}")
-    for js in sorted(run.checkpoints_dir.glob("train_step_*.json")):
+    for stem in run.train_checkpoint_stems():
         try:
-            checkpoint.load(js.with_suffix(""))
+            checkpoint.load(stem)
         except checkpoint.CheckpointError:
-            skipped.append(js.stem)
+            skipped.append(stem.name)
     leftovers = sum(1 for pattern in _TMP_GLOBS.values() for _ in run.path.glob(pattern))
     leftovers += sum(1 for p in run.checkpoints_dir.glob("*.safetensors") if not p.with_suffix(".json").exists())
     return {"problems": problems, "torn_last_line": torn, "leftovers": leftovers, "skipped_checkpoints": skipped}
@@ -278,7 +279,7 @@ def crash_trial(root: Path, name: str, moment: str, rng: random.Random, cfg: Tra
     if lost > 1:
         problems.append(f"{lost} completed epochs were lost (checkpoint of epoch {kept}, metrics up to {done})")
     if resume_inline:
-        from .worker import train_run
+        from playground.worker import train_run
         code = train_run(run, resume=True, echo=False)
     else:
         resumed = spawn_worker(run, resume=True)
@@ -295,7 +296,7 @@ def crash_trial(root: Path, name: str, moment: str, rng: random.Random, cfg: Tra
 
 def reference_run(root: Path, cfg: TrainConfig | None = None) -> Run:
     """An uninterrupted run of ``cfg`` (in this process) to compare resumed runs with."""
-    from .worker import train_run
+    from playground.worker import train_run
     run = Run(Path(root) / "reference")
     run.create(cfg or tiny_config())
     if train_run(run, echo=False) != 0:
@@ -427,7 +428,7 @@ def double_resume_trial(root: Path, fake: Path) -> dict:
     """Two sessions press Resume on one interrupted run (limit 2) while a third holds the lock, so
     both pass the first check before either spawns: exactly one worker may start."""
     import threading
-    from . import jobs
+    from playground import jobs
     root = Path(root)
     run = JobManager(root, max_jobs=2, python=str(fake)).submit(tiny_config(), "r")
     kill_worker_of(run, run.read_status().get("pid"))
@@ -464,25 +465,22 @@ def stop_all(root: Path) -> None:
 @contextmanager
 def failing_writes(run: Run, kind: str, err: int = errno.ENOSPC):
     """From the first write of ``kind`` after the run's first train checkpoint exists, every write
-    of that kind into ``run`` fails with ``err`` (in this process). It hooks the one function every
-    run-folder write calls first (runs.injected_write_delay), so it does not depend on how other
-    modules import the writers; the in-place status fallback of a failing worker is not hooked."""
-    real = runs.injected_write_delay
+    of that kind into ``run`` fails with ``err`` (in this process) before a byte is written. It
+    hooks the file every run-folder writer of playground.runs opens (slow_writes.hooked_writes), so
+    it does not depend on how other modules import the writers; the in-place status fallback of a
+    failing worker is not hooked."""
     failures = []
+    folders = {Path(os.path.realpath(d)) for d in (run.path, run.samples_dir, run.checkpoints_dir)}
 
-    def hooked(path):
-        path = Path(path)
-        if (path.parent in (run.path, run.samples_dir, run.checkpoints_dir) and write_kind(path) == kind
-                and any(run.checkpoints_dir.glob("train_step_*.json"))):
+    def hooked(f, path, data):
+        if (path.parent in folders and write_kind(path) == kind
+                and run.train_checkpoint_stems()):
             failures.append(path.name)
-            raise OSError(err, os.strerror(err), str(path))
-        return real(path)
+            raise OSError(err, os.strerror(err), str(run.path / path.relative_to(os.path.realpath(run.path))))
+        return f.write(data)
 
-    runs.injected_write_delay = hooked
-    try:
+    with hooked_writes(hooked):
         yield failures
-    finally:
-        runs.injected_write_delay = real
 
 
 OS_ERROR_KINDS = ("grid", "metrics", "snapshot", "checkpoint", "status")
@@ -494,7 +492,7 @@ def os_error_trial(root: Path, name: str, kind: str, err: int = errno.ENOSPC, cf
     """Train a 3-epoch run whose writes of ``kind`` fail with ``err`` once epoch 1 is saved: the
     run must end 'failed' with a plain message naming its folder, keep epoch 1's checkpoint and
     every grid readable, and resume to the end once the fault is gone."""
-    from .worker import train_run
+    from playground.worker import train_run
     cfg = cfg or tiny_config(epochs=3, **FAST_CONFIG)
     run = Run(Path(root) / name)
     run.create(cfg)

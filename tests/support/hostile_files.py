@@ -30,9 +30,9 @@ from pathlib import Path
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from . import checkpoint
-from .jobs import PROJECT_ROOT
-from .runs import Run
+from playground import checkpoint
+from playground.jobs import PROJECT_ROOT
+from playground.runs import Run
 
 # 64 images, batch 16: 4 steps an epoch; no quality figure. A 3-epoch run trains in a few seconds.
 SMALL = dict(dataset="mnist", data_source="bundled", max_images=64, batch_size=16, arch="dcgan",
@@ -71,13 +71,13 @@ def changes(before: dict, after: dict) -> list[str]:
 
 # ----------------------------------------------------------------------------- building cases
 def small_config(**over):
-    from .config import TrainConfig
+    from playground.config import TrainConfig
     return TrainConfig.from_dict({**TrainConfig().to_dict(), **SMALL, **over}).validate()
 
 
 def trained_run(path: Path, epochs: int = 3) -> Run:
     """A finished run of ``epochs`` epochs (in this process)."""
-    from .worker import train_run
+    from playground.worker import train_run
     run = Run(path)
     run.create(small_config(epochs=epochs))
     if train_run(run, echo=False) != 0:
@@ -224,7 +224,7 @@ def run_cli(args: list[str], inline: bool = False, timeout: float = TIMEOUT_S) -
     in this process with stderr captured. Returns exit, stderr, seconds, hung."""
     t0 = time.monotonic()
     if inline:
-        from .cli import main
+        from playground.cli import main
         err, out = io.StringIO(), io.StringIO()
 
         def hung(signum, frame):
