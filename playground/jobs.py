@@ -1,7 +1,8 @@
 """The job manager: start, queue, pause, stop and resume training workers.
 
 Nothing here lives in memory between calls: the state of every job is rebuilt from the run folders
-(status.json + pid + heartbeat), so a dashboard restart, a browser refresh or a cleared Streamlit cache
+(the worker's status.json with its pid and heartbeat, and this manager's own job.json: queued,
+removed from the queue, or a worker starting), so a dashboard restart, a browser refresh or a cleared Streamlit cache
 loses nothing. Each worker is its own process (fork+exec of ``python -m playground train``) in its own
 process session, so it outlives the server that started it. Starting jobs happens under an exclusive
 file lock in the runs folder, so two sessions pressing Start at once never exceed the job limit.
@@ -9,20 +10,18 @@ file lock in the runs folder, so two sessions pressing Start at once never excee
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from . import devices
 from .config import TrainConfig
-from .i18n import N_
-from .runs import (JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, list_runs, new_run_id,
-                   open_entry, read_json, terminate)
+from .live import check_live
+from .runs import (JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, file_lock, list_runs,
+                   new_run_id, open_entry, read_json, terminate)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCK_NAME = ".jobs.lock"
@@ -30,15 +29,10 @@ SETTINGS_NAME = ".jobs.json"
 DEFAULT_MAX_JOBS = 1
 
 
-@contextmanager
 def _locked(root: Path):
+    """The runs folder's lock: one manager at a time starts, queues or removes jobs."""
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_NAME, "a+") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return file_lock(root / LOCK_NAME)
 
 
 def read_max_jobs(root: Path) -> int:
@@ -85,7 +79,7 @@ class JobManager:
         check_config(cfg)  # a model that cannot fit in memory is refused before its folder exists
         run = Run(self.root / (run_id or new_run_id(cfg.name or cfg.preset)))
         run.create(cfg)
-        run.write_status(state="queued", epoch=0, step=0, epochs=cfg.epochs, queued_at=time.time())
+        run.write_job("queued", epochs=cfg.epochs, queued_at=time.time())
         self.schedule()
         return run
 
@@ -145,17 +139,15 @@ class JobManager:
     def stop(self, run: Run) -> None:
         """Ask the worker to save a checkpoint and stop; a queued run is simply marked stopped."""
         with _locked(self.root):
-            st = run.read_status()
-            if st.get("state") == "queued":
-                run.write_status(**{**st, "state": "stopped", "message": N_("removed from the queue")})
+            if run.read_status().get("state") == "queued":
+                run.write_job("removed")
                 return
         run.write_control(state="stopped")
 
     def set_live(self, run: Run, **values) -> None:
-        """Change lr_g, lr_d or d_steps of a training run (validated by the worker too)."""
-        cfg = run.read_config()
-        cfg.replace(**values).validate()
-        run.write_control(**values)
+        """Change live settings (playground/live.py) of a training run: checked here against the run's
+        config (ConfigError names each bad one), and again by the worker as it reads them."""
+        run.write_control(**check_live(run.read_config(), values))
 
     def kill(self, run: Run) -> bool:
         """SIGTERM the run's worker; only while the run is live, so the pid of an ended run (which
@@ -176,9 +168,7 @@ class JobManager:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        # The worker waits until this claim is written before it writes anything itself, so the
-        # claim below can never overwrite the worker's own status (a fast failure, say).
-        env[LAUNCHER_ENV] = str(os.getpid())
+        env[LAUNCHER_ENV] = str(os.getpid())       # the worker lowers its priority
         env[JOB_SLOTS_ENV] = str(self.max_jobs)  # "auto" threads: the cores shared out among the slots
         if device:
             env[devices.DEVICE_ENV] = device     # the device counted against the limit below
@@ -188,13 +178,10 @@ class JobManager:
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                     close_fds=True)
         # Claim the slot at once, while the lock is still held: the run counts as active for
-        # every other manager from now on.
+        # every other manager from now on. The claim is the manager's own file (job.json): the
+        # worker's status.json is never written here, so nothing the worker wrote is overwritten.
         try:
-            st = run.read_status()
-            before = {k: v for k, v in st.items() if k != "before_claim"}
-            # the status it replaces goes with the claim: a worker that refuses to resume puts it back
-            run.write_status(**{**st, "state": "running", "pid": proc.pid, "heartbeat": time.time(),
-                                "message": N_("starting"), "before_claim": before, **({"device": device} if device else {})})
+            run.write_job("starting", pid=proc.pid, **({"device": device} if device else {}))
         except BaseException:
             terminate(proc.pid, signal.SIGKILL)  # an unclaimed worker would train outside the limit
             raise

@@ -65,9 +65,7 @@ def plan_resume(run: Run, epochs: int | None = None) -> ResumePlan:
         notes.append(f"metrics.jsonl: skipped {len(bad_lines)} line(s) that are not valid records "
                      f"(line {shown}); they are left out when the run continues")
     records, _ = run.read_metrics(0)
-    status = run.read_status()
-    if isinstance(status.get("before_claim"), dict):  # the job manager claimed it for this resume
-        status = status["before_claim"]
+    status = run.read_worker_status() or {}   # what the run did (not the job manager's claim)
     status_epoch = status.get("epoch") if isinstance(status.get("epoch"), int) else 0
     saved = max([0, *run.sample_epochs(), *run.snapshot_epochs(),
                  *(r["epoch"] for r in records if r.get("type") == "epoch" and "epoch" in r)])

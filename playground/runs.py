@@ -6,6 +6,7 @@ Layout (format version 1; see README "Run folder format")::
     <run>/status.json      state, epoch, step, pid, heartbeat, message, error (atomic writes)
     <run>/metrics.jsonl    append-only, one JSON object per line ("step", "epoch", "change", "event")
     <run>/control.json     written by the dashboard/CLI: desired state and live settings
+    <run>/job.json         written by the job manager only: queued, removed from the queue, or starting
     <run>/samples/epoch_000.png   fixed-noise grid per epoch (toys: also epoch_000.npz arrays)
     <run>/checkpoints/     safetensors + JSON (train_step_000001234.*, snapshot_epoch_0005.*)
     <run>/log.txt          the worker's human-readable log
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import re
 import secrets
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import FORMAT_VERSION, ConfigError, TrainConfig
+from .i18n import N_
 from .safe_files import (MAX_JSON_BYTES, MAX_METRICS_BYTES, RunError, UnsafeEntry, relative_parts, entry_kind,  # noqa: F401
                          list_files, open_dir, open_entry, parse_json, read_bytes, unlink_entry)
 
@@ -40,8 +43,7 @@ STATES = ("queued", "running", "paused", "finished", "stopped", "failed", "inter
 ACTIVE_STATES = ("queued", "running", "paused")
 HEARTBEAT_STALE_S = 90.0  # a live worker beats at least every few seconds, even when paused
 
-# Set by the job manager for a worker it starts: the manager's pid, which writes the claim the worker
-# waits for (see worker._await_claim).
+# Set by the job manager for a worker it starts (the manager's pid): the worker trains at a lower priority.
 LAUNCHER_ENV = "GAN_PLAYGROUND_LAUNCHER"
 JOB_SLOTS_ENV = "GAN_PLAYGROUND_JOB_SLOTS"  # the job limit, passed to workers: "auto" threads share the cores
 
@@ -175,6 +177,10 @@ class Run:
         return self.path / "control.json"
 
     @property
+    def job_path(self) -> Path:
+        return self.path / "job.json"
+
+    @property
     def log_path(self) -> Path:
         return self.path / "log.txt"
 
@@ -209,7 +215,8 @@ class Run:
 
     # config
     def create(self, cfg: TrainConfig) -> None:
-        """Make the folder with a validated config and a 'queued' status (does not overwrite)."""
+        """Make the folder with a validated config (does not overwrite); it reads as 'queued' until
+        its worker writes a status."""
         cfg.validate()
         self.path.mkdir(parents=True, exist_ok=True)
         if self.config_path.exists():
@@ -217,7 +224,6 @@ class Run:
         self.samples_dir.mkdir(exist_ok=True)
         self.checkpoints_dir.mkdir(exist_ok=True)
         self.write_config(cfg)
-        self.write_status(state="queued", epoch=0, step=0, epochs=cfg.epochs)
 
     def write_config(self, cfg: TrainConfig, data: dict | None = None, model: dict | None = None) -> None:
         atomic_write_json(self.config_path, {"format_version": FORMAT_VERSION, "config": cfg.to_dict(),
@@ -244,23 +250,49 @@ class Run:
 
     # status
     def read_status(self) -> dict:
-        """The status, or a synthesised 'queued' one when the worker has not written it yet.
+        """The run's state as everyone but its worker sees it: the worker's status.json, unless the job
+        manager's job.json is newer (queued, removed from the queue, or a worker starting).
 
         A status.json that exists but cannot be read (edited by hand, a damaged disk, a link or a
         device put in its place) reads as 'failed', never as 'queued': a queued run would be started
         again from scratch."""
+        st = self.read_worker_status()
+        if st is not None and st.get("_unreadable"):
+            return {k: v for k, v in st.items() if k != "_unreadable"}
+        return _with_job(st, self.read_job())
+
+    def read_worker_status(self) -> dict | None:
+        """status.json as the worker wrote it (None when there is none yet); an unreadable one is a
+        'failed' status marked ``_unreadable``."""
         try:
             st = read_json(self.status_path, root=self.path)
         except RunError as e:
             if not os.path.lexists(self.status_path):
-                return {"state": "queued", "epoch": 0, "step": 0}
+                return None
             msg = f"{e}; resume the run to continue from its last checkpoint"
-            return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
+            return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg, "_unreadable": True}
         bad = _status_problem(st)
         if bad:
             msg = f"{self.status_path} {bad}; resume the run to continue from its last checkpoint"
-            return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg}
+            return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg, "_unreadable": True}
         return st
+
+    # the job manager's file
+    def write_job(self, state: str, **fields) -> dict:
+        """job.json: 'queued' (waiting for a slot), 'removed' (taken off the queue) or 'starting'
+        (a worker was started: its ``pid``). Only the job manager writes it."""
+        doc = {"format_version": FORMAT_VERSION, "state": state, "at": time.time(), **fields}
+        atomic_write_json(self.job_path, doc, root=self.path)
+        return doc
+
+    def read_job(self) -> dict:
+        try:
+            doc = read_json(self.job_path, root=self.path)
+        except RunError:
+            return {}
+        if not isinstance(doc, dict) or doc.get("state") not in JOB_STATES or not _real(doc.get("at")):
+            return {}
+        return doc
 
     def write_status(self, **fields) -> dict:
         st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
@@ -432,6 +464,37 @@ class Run:
         shutil.rmtree(self.path)  # refuses a link as the run folder, never follows links inside it
 
 
+JOB_STATES = ("queued", "removed", "starting")
+
+
+def _with_job(st: dict | None, job: dict) -> dict:
+    """The status a reader sees: the worker's, or what the job manager did since the worker last wrote.
+
+    A worker started by the manager ('starting') counts as running while its process lives; once it
+    ends without a word (a refused resume, a crash before training) the worker's status stands, and a
+    run that never had one reads as interrupted."""
+    base = st if st is not None else {"state": "queued", "epoch": 0, "step": 0}
+    if not job:
+        return base
+    state, at = job["state"], float(job["at"])
+    updated = st.get("updated") if st is not None else None
+    if st is not None and _real(updated) and float(updated) > at:
+        return st                       # the worker wrote after the manager
+    if state == "queued":
+        return {**base, "state": "queued", "epochs": job.get("epochs", base.get("epochs")),
+                "queued_at": job.get("queued_at", at)}
+    if state == "removed":
+        return {**base, "state": "stopped", "message": N_("removed from the queue")}
+    pid = job.get("pid")
+    if pid_alive(pid):
+        return {**base, "state": "running", "pid": pid, "heartbeat": at, "message": N_("starting"),
+                **({"device": job["device"]} if isinstance(job.get("device"), str) else {})}
+    if st is not None:
+        return st
+    return {**base, "state": "interrupted",
+            "message": N_("the training process ended before it wrote anything; see worker.out in the run folder")}
+
+
 def control_seq(ctl: dict) -> int:
     """control.json's change counter as a whole number (0 when missing or edited into nonsense)."""
     seq = ctl.get("seq", 0)
@@ -470,6 +533,10 @@ _NUMBER_FIELDS = ("loss_d", "loss_g", "d_real", "d_fake", "score_real", "score_f
                   "grad_norm_g", "images_per_s", "epoch_seconds", "time", "diversity", "class_diversity",
                   "old", "new")
 _TEXT_FIELDS = ("type", "field", "kind", "message", "advice")
+
+
+def _real(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _number(v) -> bool:

@@ -6,9 +6,8 @@ says what happened in plain words, and it never deletes a checkpoint or grid tha
 
 Only one worker ever trains a run: each holds an exclusive lock on ``<run>/.worker.lock`` for its
 whole life (the kernel drops it when the process dies, even by SIGKILL), and a worker that cannot
-take it leaves the folder untouched. A worker started by the job manager waits (briefly) until the
-manager has claimed the run for it in status.json, so the manager's claim can never overwrite a
-status the worker wrote. A background thread keeps the heartbeat fresh while data load or a slow
+take it leaves the folder untouched. The worker is the only writer of status.json: the job manager
+claims a run in its own job.json (see Run.read_status). A background thread keeps the heartbeat fresh while data load or a slow
 first step keeps the training loop from writing one.
 """
 
@@ -34,12 +33,11 @@ from .data.common import UploadRefused
 from .devices import DEVICE_ENV
 from .i18n import N_, Message
 from .resume import ResumeRefused, plan_resume
-from .runs import LAUNCHER_ENV, Run, RunError, atomic_write_json, open_entry, pid_alive
+from .runs import LAUNCHER_ENV, Run, RunError, open_entry
 from .training import Hooks, Trainer, TrainingFailed, model_spec, pick_device
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 WORKER_NICE = 10
-CLAIM_WAIT_S = 20.0
 HEARTBEAT_EVERY_S = 5.0
 
 
@@ -126,9 +124,10 @@ def train_run(run: Run, *, resume: bool = False, epochs: int | None = None, echo
     """Train (or resume) the run in ``run``; returns an exit status (0 ok, 1 failed, 2 bad input).
 
     A resume is planned first (playground/resume.py, reads only); a refused one says why on stderr
-    and leaves every file of the folder as it was (a claim of the job manager is put back)."""
+    and leaves every file of the folder as it was."""
     log = _Log(run, echo)
-    _await_claim(run)
+    if os.environ.pop(LAUNCHER_ENV, ""):   # started by the job manager (and not passed on)
+        _lower_priority()
     if resume:
         try:  # before the lock file is made: a refusal must not add even that
             plan_resume(run, epochs)
@@ -162,8 +161,7 @@ def train_run(run: Run, *, resume: bool = False, epochs: int | None = None, echo
                 plan = plan_resume(run, epochs)
             except ResumeRefused as e:
                 return _refuse(run, str(e))
-            if isinstance(status.get("before_claim"), dict):
-                status = status["before_claim"]
+            status = run.read_worker_status() or {}
         return _train_locked(run, log, status, plan=plan, epochs=epochs)
     finally:
         if lock is not None:
@@ -171,16 +169,10 @@ def train_run(run: Run, *, resume: bool = False, epochs: int | None = None, echo
 
 
 def _refuse(run: Run, message: str) -> int:
-    """A refused resume: the message on stderr, and the folder exactly as it was (when the job
-    manager claimed the run for this worker, the status it replaced is written back)."""
+    """A refused resume: the message on stderr, and the folder exactly as it was (a claim of the
+    job manager lapses as this process ends: readers then see the run's status as it was)."""
     sys.stderr.write(f"error: {message}\n")
     sys.stderr.flush()
-    try:
-        st = run.read_status()
-        if st.get("pid") == os.getpid() and isinstance(st.get("before_claim"), dict):
-            atomic_write_json(run.status_path, st["before_claim"], root=run.path)
-    except (OSError, RunError):
-        pass
     return EXIT_USAGE
 
 
@@ -275,21 +267,6 @@ def _train_locked(run: Run, log, status: dict, *, plan, epochs: int | None) -> i
         return _fail(run, log, writer, f"Training crashed: {type(e).__name__}: {e}. See log.txt.", EXIT_FAILED)
     finally:
         writer.stop()
-
-
-def _await_claim(run: Run) -> None:
-    """Started by the job manager: wait until it has written its claim (our pid) into status.json,
-    so that claim can never land on top of a status this worker wrote. Gives up when the manager
-    dies first or after CLAIM_WAIT_S."""
-    launcher = os.environ.pop(LAUNCHER_ENV, "")
-    if not launcher.isdigit():
-        return
-    _lower_priority()
-    deadline = time.monotonic() + CLAIM_WAIT_S
-    while time.monotonic() < deadline and pid_alive(int(launcher)):
-        if run.read_status().get("pid") == os.getpid():
-            return
-        time.sleep(0.02)
 
 
 def _lower_priority() -> None:

@@ -73,8 +73,9 @@ def test_two_sessions_resuming_one_run_start_one_worker(root, fake):
     assert result["active"] == 1 and result["survived"], result
 
 
-def test_manager_claims_the_run_and_tells_the_worker_who_will(root, tmp_path):
-    """The manager passes its pid to the worker and writes the claim (the worker's pid) itself."""
+def test_manager_claims_the_run_in_its_own_file_and_tells_the_worker(root, tmp_path):
+    """The manager passes its pid to the worker and claims the run (the worker's pid) in job.json;
+    status.json is the worker's alone: the manager never writes it."""
     probe = tmp_path / "probe"
     probe.write_text(f"#!{sys.executable}\nimport os, time\n"
                      f"open({str(tmp_path / 'env')!r}, 'w').write(os.environ.get({LAUNCHER_ENV!r}, '') + ' '"
@@ -84,6 +85,8 @@ def test_manager_claims_the_run_and_tells_the_worker_who_will(root, tmp_path):
     run = JobManager(root, max_jobs=1, python=str(probe)).submit(rel.tiny_config(), "r")
     st = run.read_status()
     assert st["state"] == "running" and st["message"] == "starting" and run.state() == "running"
+    assert not run.status_path.exists() and run.read_job()["state"] == "starting"
+    assert run.read_job()["pid"] == st["pid"]
     assert rel.wait_until(lambda: (tmp_path / "env").exists() and (tmp_path / "env").read_text(), 10)
     assert (tmp_path / "env").read_text() == f"{os.getpid()} 1"   # and its job limit, for "auto" threads
 
@@ -94,7 +97,7 @@ def test_workers_of_the_manager_train_at_a_lower_priority(tmp_path):
 
     code = ("import os, sys; from pathlib import Path; from playground import worker; "
             "from playground.runs import JOB_SLOTS_ENV, LAUNCHER_ENV, Run; before = os.nice(0); "
-            "os.environ[LAUNCHER_ENV] = '999999999'; worker._await_claim(Run(Path(sys.argv[1]))); "
+            "os.environ[LAUNCHER_ENV] = '999999999'; worker._lower_priority(); "
             "print(before, os.nice(0))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
                          timeout=120, cwd=str(Path(__file__).resolve().parent.parent))
@@ -102,26 +105,38 @@ def test_workers_of_the_manager_train_at_a_lower_priority(tmp_path):
     assert after == min(19, before + worker.WORKER_NICE), out
 
 
-def test_worker_waits_for_the_claim_before_writing(tmp_path, monkeypatch):
+def test_the_job_file_and_the_worker_status_make_one_state(tmp_path):
+    """What every reader sees: the worker's status, or the job manager's job.json when that is newer;
+    a claimed worker that ends without a word leaves the run as it was (or interrupted if it never
+    had a status)."""
+    import subprocess
+
     run = Run(tmp_path / "r")
-    run.create(rel.tiny_config())
-    monkeypatch.setenv(LAUNCHER_ENV, str(os.getpid()))
-    claimed_at = {}
-
-    def claim():
-        time.sleep(0.4)
-        claimed_at["t"] = time.monotonic()
-        run.write_status(state="running", pid=os.getpid(), message="starting")
-
-    threading.Thread(target=claim).start()
-    worker._await_claim(run)
-    assert "t" in claimed_at and time.monotonic() >= claimed_at["t"]
-    assert LAUNCHER_ENV not in os.environ  # not passed on to anything the worker starts
-    # a launcher that is gone is not waited for
-    monkeypatch.setenv(LAUNCHER_ENV, str(2**22 + 12345))
-    start = time.monotonic()
-    worker._await_claim(Run(tmp_path / "r"))
-    assert time.monotonic() - start < 1.0
+    run.create(rel.tiny_config(epochs=3))
+    assert run.read_status()["state"] == "queued"                 # made, nothing written yet
+    run.write_job("queued", epochs=3, queued_at=123.0)
+    assert run.read_status()["state"] == "queued" and run.read_status()["queued_at"] == 123.0
+    run.write_job("removed")
+    assert run.state() == "stopped" and run.read_status()["message"] == "removed from the queue"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        run.write_job("starting", pid=child.pid, device="cpu")
+        st = run.read_status()
+        assert (st["state"], st["pid"], st["device"], run.state()) == ("running", child.pid, "cpu", "running")
+        time.sleep(0.01)
+        run.write_status(state="failed", epoch=0, step=0, error="bad", message="bad")   # the worker, later
+        assert run.state() == "failed"
+        time.sleep(0.01)
+        run.write_job("starting", pid=child.pid)     # a resume claimed it again
+        assert run.state() == "running"
+    finally:
+        child.kill()
+        child.wait()
+    assert run.state() == "failed"            # the claimed worker ended without a word: as it was
+    run.status_path.unlink()
+    assert run.state() == "interrupted"       # ... and a run that never had a status was interrupted
+    run.job_path.write_text("{not json")
+    assert run.state() == "queued"            # a damaged job file is no claim
 
 
 def test_fast_failing_worker_keeps_its_own_status(root):

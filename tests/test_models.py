@@ -430,16 +430,17 @@ BAD_SPECS = [
     (dict(arch="toy", channels=0, image_size=28), "image_size", "must be 0"),
     (dict(num_classes=-1), "num_classes", "0..1000"),
     (dict(num_classes=1001), "num_classes", "0..1000"),
-    (dict(g_hidden=()), "g_hidden", "non-empty"),
-    (dict(d_hidden=(16, 0)), "d_hidden", "positive"),
+    (dict(g_hidden=()), "g_hidden", "1 to 8 layer widths"),
+    (dict(d_hidden=(16, 0)), "d_hidden", "each 1 to 8192"),
+    (dict(d_hidden=(16,) * 9), "d_hidden", "1 to 8 layer widths"),
     (dict(g_filters=0), "g_filters", "1..1024"),
     (dict(d_filters=1025), "d_filters", "1..1024"),
     (dict(kernel_size=3), "kernel_size", "4 or 5"),
     (dict(upsample="bilinear"), "upsample", "convtranspose, nearest"),
     (dict(batchnorm="yes"), "batchnorm", "true or false"),
-    (dict(dropout=1.0), "dropout", r"\[0, 1\)"),
-    (dict(dropout=-0.1), "dropout", r"\[0, 1\)"),
-    (dict(embed_dim=0), "embed_dim", ">= 1"),
+    (dict(dropout=0.95), "dropout", r"\[0, 0.9\]"),     # the config's range: one range, one place
+    (dict(dropout=-0.1), "dropout", r"\[0, 0.9\]"),
+    (dict(embed_dim=0), "embed_dim", "1..1024"),
 ]
 
 

@@ -65,18 +65,21 @@ def test_job_manager_refuses_the_same_resume_before_starting_anything(tmp_path, 
     assert H.changes(before, H.record(run.path)) == []
 
 
-def test_refused_resume_puts_back_the_status_the_job_manager_replaced(tmp_path, template, capfd):
-    """The dashboard's path: the manager claims the run (status 'running', the worker's pid) and the
-    worker then refuses; the status the claim replaced is written back, byte for byte."""
+def test_refused_resume_leaves_the_status_as_it_was(tmp_path, template, capfd):
+    """The dashboard's path: the manager claims the run in job.json (the worker's pid) and the worker
+    then refuses; status.json was never touched, and once the claim lapses the run reads as before."""
     run = H.copy_run(template, tmp_path / "r")
     for p in run.checkpoints_dir.glob("train_step_*"):
         p.unlink()
     original = run.status_path.read_bytes()
-    st = json.loads(original)
-    run.write_status(**{**st, "state": "running", "pid": os.getpid(), "message": "starting", "before_claim": st})
+    state = run.state()
+    run.write_job("starting", pid=os.getpid())
+    assert run.state() == "running"
     assert train_run(run, resume=True, epochs=5, echo=False) == 2
     assert run.status_path.read_bytes() == original
     assert "start a new run" in capfd.readouterr().err
+    run.job_path.unlink()              # (this test's process is the "worker": its claim cannot lapse)
+    assert run.state() == state
 
 
 def test_one_epoch_behind_is_still_resumed(tmp_path, template):
