@@ -237,7 +237,7 @@ def test_pause_stop_and_live_settings_reach_the_control_file(with_runs):
     assert "Pause" in labels and "Stop" in labels
     next(b for b in at.button if b.label == "Pause").click().run()
     assert run.read_control()["state"] == "paused"
-    at.text_input(key="live_lr_g::runs/mnist").set_value("0,0001")   # G's learning rate, a decimal comma
+    at.text_input(key="live::runs/mnist::lr_g").set_value("0,0001")   # G's learning rate, a decimal comma
     next(b for b in at.button if b.label == "Apply").click().run()
     assert not at.exception
     assert run.read_control()["lr_g"] == pytest.approx(1e-4)
@@ -276,12 +276,20 @@ def test_live_setting_out_of_range_gets_a_message(with_runs):
     run = Run(runs / "mnist")
     fake_running(run)
     at = app("watch", run="runs/mnist")
-    at.number_input(key="live_d_steps::runs/mnist").set_value(0)      # D steps per G step
+    at.number_input(key="live::runs/mnist::d_steps").set_value(0)      # D steps per G step
     next(b for b in at.button if b.label == "Apply").click().run()
-    # the field's visible name, never the internal one
-    assert any("D steps per G step" in e.value for e in at.error)
-    assert not any("d_steps" in e.value for e in at.error)
+    # under the field: its visible name (never the internal one) and the allowed range
+    refused = [m.value for m in at.markdown if "⚠" in m.value]
+    assert any("D steps per G step: must be a whole number at least 1 and at most 100, got 0" in m
+               for m in refused), refused
+    assert not any("d_steps" in m for m in refused)
     assert "d_steps" not in run.read_control()
+    at.run()                                     # a live update reruns the page: the message stays
+    assert any("D steps per G step: must be" in m.value for m in at.markdown)
+    at.number_input(key="live::runs/mnist::d_steps").set_value(2)      # a changed value clears it
+    next(b for b in at.button if b.label == "Apply").click().run()
+    assert not any("D steps per G step: must be" in m.value for m in at.markdown)
+    assert run.read_control()["d_steps"] == 2
 
 
 def test_failed_run_is_explained_with_what_to_try(with_runs):
@@ -540,7 +548,7 @@ def test_change_records_become_chart_markers():
     change = {"type": "change", "step": 4, "epoch": 1, "field": "lr_g", "old": 2e-4, "new": 1e-4}
     fig = loss_figure(steps, [], [change], steps_per_epoch=8, selected_epoch=None)
     assert [s.x0 for s in fig.layout.shapes] == [0.5]
-    assert "G learning rate" in fig.layout.annotations[0].text
+    assert "Learning rate of G" in fig.layout.annotations[0].text
 
 
 def test_exports_gif_zip_png_and_checkpoint(made_runs):

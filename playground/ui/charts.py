@@ -11,15 +11,15 @@ import math
 
 import plotly.graph_objects as go
 
-from playground.i18n import N_, format_number, t
+from playground.i18n import format_number, t
+from playground.live import LIVE_SETTINGS
 from playground.registry import OBJECTIVES
 
 D_COLOUR, G_COLOUR = "#1f77b4", "#e8710a"
 REAL_COLOUR, FAKE_COLOUR = "#188038", "#c5221f"
 SELECTED_COLOUR = "#5f6368"
 CHANGE_COLOUR = "#9334e6"
-CHANGE_NAMES = {"lr_g": N_("G learning rate"), "lr_d": N_("D learning rate"),
-                "d_steps": N_("D steps per G step")}
+CHANGE_NAMES = {s.name: s.label for s in LIVE_SETTINGS}   # what a change marker names
 # Plotly's decimal and thousands separators per language (its hover numbers and axis ticks).
 SEPARATORS = {"pt": ",.", "en": ".,"}
 

@@ -19,7 +19,8 @@ from playground.config import (DATA_SOURCES, DATASET_NAMES, PRECISIONS, ConfigEr
 from playground.i18n import N_, Message, parse_number, t
 from playground.presets import PRESETS
 from playground.ui import glossary
-from playground.ui.i18n import esc, lang, num, shown, tr, tx
+from playground.ui.i18n import esc, lang, shown, tr, tx
+from playground.live import LIVE_SETTINGS
 from playground.registry import ARCH_NAMES, ARCHITECTURES, OBJECTIVE_NAMES, OBJECTIVES, UPSAMPLES
 
 KEY = "train."
@@ -44,14 +45,14 @@ OTHER = ("name", "preset", "data_dir")
 LABELS = {
     "name": N_("Name (optional)"),
     "dataset": N_("Dataset"), "arch": N_("Architecture"), "objective": N_("Objective (loss)"),
-    "epochs": N_("Epochs"), "batch_size": N_("Batch size"), "lr_g": N_("Learning rate of G"),
-    "lr_d": N_("Learning rate of D"), "conditional": N_("Conditional (G and D see the class)"),
+    "epochs": N_("Epochs"), "batch_size": N_("Batch size"),
+    "conditional": N_("Conditional (G and D see the class)"),
     "z_dim": N_("Noise size (z_dim)"), "g_hidden": N_("G layer sizes (MLP)"), "d_hidden": N_("D layer sizes (MLP)"),
     "g_filters": N_("G filters (DCGAN)"), "d_filters": N_("D filters (DCGAN)"), "kernel_size": N_("Kernel size (DCGAN)"),
     "upsample": N_("Upsampling (DCGAN)"), "batchnorm": N_("BatchNorm (DCGAN)"),
     "minibatch_std": N_("Minibatch standard deviation in D"), "dropout": N_("Dropout in D"),
     "embed_dim": N_("Label embedding size"), "beta1": N_("Adam beta1"), "beta2": N_("Adam beta2"),
-    "weight_decay": N_("Weight decay"), "d_steps": N_("D steps per G step"), "gp_weight": N_("Gradient penalty weight"),
+    "weight_decay": N_("Weight decay"), "gp_weight": N_("Gradient penalty weight"),
     "label_smoothing": N_("Label smoothing"), "instance_noise": N_("Instance noise"),
     "instance_noise_epochs": N_("Instance noise fades over (epochs)"), "replay": N_("Replay share"),
     "replay_size": N_("Replay buffer size"), "data_source": N_("Where MNIST-likes come from"),
@@ -65,6 +66,7 @@ LABELS = {
     "snapshot_schedule": N_("Snapshot schedule"),
     "keep_checkpoints": N_("Checkpoints kept for resume"),
 }
+LABELS.update({s.name: s.label for s in LIVE_SETTINGS})   # the live settings name themselves (playground/live.py)
 DATASET_TITLES = {
     "mnist": N_("MNIST digits"), "fashion-mnist": N_("Fashion-MNIST clothes"),
     "cifar10": N_("CIFAR-10 photos (download)"),
@@ -163,12 +165,12 @@ def parse_typed(values: dict) -> tuple[dict, dict]:
     return out, errors
 
 
-def init_fields(defaults: dict) -> None:
+def init_fields(defaults: dict, prefix: str = KEY) -> None:
     """Give each field widget its start value, once: widgets read their value from the session
     state only, so a preset change can set them all (see :func:`apply_preset`)."""
     for name, value in defaults.items():
         if name not in OTHER:
-            st.session_state.setdefault(KEY + name, _widget_value(value))
+            st.session_state.setdefault(prefix + name, _widget_value(value))
 
 
 def apply_preset() -> None:
@@ -203,10 +205,11 @@ def check(values: dict) -> tuple[TrainConfig | None, dict[str, str]]:
     return (None if errors else cfg), errors
 
 
-def field(name: str, default, slots: dict, devices: list[str] | None = None):
+def field(name: str, default, slots: dict, devices: list[str] | None = None, prefix: str = KEY):
     """Draw the widget of one field (its preset value as the start) and an empty slot under it
-    for its validation message (``slots[name]``, filled by :func:`show_errors`); the value."""
-    label_, key = label(name), KEY + name
+    for its validation message (``slots[name]``, filled by :func:`show_errors`); the value.
+    ``prefix``: the widgets' key prefix (the Train form's, or the Watch page's live settings)."""
+    label_, key = label(name), prefix + name
     help_ = tr(field_help()[name]) if name in field_help() else None
     if name == "objective":   # the terms of papers stay; each gets a plain explanation
         help_ = "\n\n".join(tr(glossary.TERMS[k]) for k in OBJECTIVE_NAMES)
@@ -246,9 +249,10 @@ def fields_in_columns(names, defaults: dict, slots: dict, columns: int, devices=
     return out
 
 
-def show_errors(slots: dict, errors: dict[str, str]) -> dict[str, str]:
-    """Write each message into its field's slot; returns the messages that have no field here."""
+def show_errors(slots: dict, errors: dict[str, str], named: bool = False) -> dict[str, str]:
+    """Write each message into its field's slot (``named``: after the field's visible name); returns
+    the messages that have no field here."""
     for name, msg in errors.items():
         if name in slots:
-            slots[name].markdown(f":red[⚠ {shown(msg)}]")
+            slots[name].markdown(f":red[⚠ {label(name) + ': ' if named else ''}{shown(msg)}]")
     return {k: v for k, v in errors.items() if k not in slots}

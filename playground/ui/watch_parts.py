@@ -13,12 +13,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from playground.config import ConfigError, TrainConfig
+from playground.live import BY_NAME as LIVE_BY_NAME, LIVE_SETTINGS
 from playground.runs import ACTIVE_STATES, RunError, effective_state
 from playground.ui import charts, explain, exports, layout, runinfo
-from playground.i18n import N_, parse_number, render
+from playground.i18n import render
 from playground.ui import form
 from playground.ui.common import PAGES, RunRef, job_manager
-from playground.ui.form import typed_number
 from playground.ui.i18n import esc, lang, num, shown, tr, trn, tx
 from playground.ui.widgets import metrics_for, show_grid
 
@@ -91,70 +91,51 @@ def _resume(manager, run, epochs=None) -> None:
     st.rerun()
 
 
-# The live settings' visible names and allowed ranges (config.validate's bounds), shown next to a
-# field whose value was refused.
-LIVE_LABELS = {"lr_g": N_("Learning rate of G"), "lr_d": N_("Learning rate of D"),
-               "d_steps": N_("D steps per G step")}
-LIVE_RANGES = {"lr_g": N_("a number greater than 0 and at most 1"),
-               "lr_d": N_("a number greater than 0 and at most 1"),
-               "d_steps": N_("a whole number from 1 to 100")}
-
-
 def live_settings(ref: RunRef, status: dict, cfg: TrainConfig) -> None:
-    """A small form for lr_g, lr_d and d_steps, sent to the running worker.
+    """A small form of the live settings (playground/live.py), sent to the running worker; each
+    widget is drawn by the Train form's own field helper.
 
     A refused value's message stands under its field, with the field's name and allowed range,
     until the value is changed: it lives in the session, so the page's live updates (a full
     rerun at every new epoch) do not wipe it."""
     live = status.get("live") or {}
-    refused: dict = st.session_state.setdefault(f"live_refused::{ref.key}", {})   # field -> value
+    current = {s.name: s.kind(live.get(s.name, getattr(cfg, s.name))) for s in LIVE_SETTINGS}
+    prefix = f"live::{ref.key}::"
+    refused: dict = st.session_state.setdefault(f"live_refused::{ref.key}", {})   # field -> (typed, message)
     with st.expander(tr("Change settings while it trains"), expanded=bool(refused)):
         st.caption(tr(explain.LIVE_SETTINGS))
         with st.form(f"live::{ref.key}", border=False):
-            c = st.columns(3)
-            new = {}
-            for col, field in zip(c, LIVE_LABELS):
-                current = live.get(field, getattr(cfg, field))
-                if field == "d_steps":
-                    new[field] = int(col.number_input(tr(LIVE_LABELS[field]), value=int(current), step=1,
-                                                      format="%d", key=f"live_{field}::{ref.key}"))
-                else:
-                    # text, not a number box: a decimal comma (0,0005) is accepted as well as a point
-                    typed = col.text_input(tr(LIVE_LABELS[field]), value=typed_number(float(current)),
-                                           key=f"live_{field}::{ref.key}")
-                    try:
-                        new[field] = parse_number(typed)
-                    except ValueError:
-                        col.error(tr("{field} must be {allowed}; {value} is not.", field=tr(LIVE_LABELS[field]),
-                                     allowed=tr(LIVE_RANGES[field]), value=typed), icon=":material/error:")
-                        continue
-                if field in refused and refused[field] == new[field]:
-                    col.error(tr("{field} must be {allowed}; {value} is not.", field=tr(LIVE_LABELS[field]),
-                                 allowed=tr(LIVE_RANGES[field]), value=num(new[field], significant=4)),
-                              icon=":material/error:")
-                else:
-                    refused.pop(field, None)   # changed since it was refused
+            form.init_fields(current, prefix=prefix)
+            slots, typed = {}, {}
+            for col, s in zip(st.columns(len(LIVE_SETTINGS)), LIVE_SETTINGS):
+                with col:
+                    typed[s.name] = form.field(s.name, current[s.name], slots, prefix=prefix)
             submitted = st.form_submit_button(tr("Apply"))
-        if submitted:
-            changed = {k: v for k, v in new.items() if v != live.get(k, getattr(cfg, k))}
-            if not changed:
-                st.info(tr("Nothing changed."))
-                return
-            try:
-                job_manager().set_live(ref.run, **changed)
-            except ConfigError as e:
-                for k in e.errors:
-                    if k in changed:
-                        refused[k] = changed[k]
-                st.rerun()   # the messages stand under their fields
-            except RunError as e:
-                st.error(shown(e.args[0] if e.args else str(e)))
+        values, errors = form.parse_typed(typed)
+        for name, (value, message) in list(refused.items()):
+            if typed.get(name) == value:
+                errors.setdefault(name, message)
             else:
-                refused.clear()
-                sent = ", ".join(f"{tx(charts.CHANGE_NAMES[k])} → {num(v, significant=4)}"
-                                 for k, v in changed.items())
-                st.success(tr("Sent: {changes}. The charts mark it once the worker applies it.",
-                              changes=sent))
+                refused.pop(name)   # changed since it was refused
+        form.show_errors(slots, errors, named=True)
+        if not submitted or errors:
+            return
+        changed = {k: v for k, v in values.items() if v != current[k]}
+        if not changed:
+            st.info(tr("Nothing changed."))
+            return
+        try:
+            job_manager().set_live(ref.run, **changed)
+        except ConfigError as e:
+            for k, message in e.errors.items():
+                if k in changed:
+                    refused[k] = (typed[k], message)
+            st.rerun()   # the messages stand under their fields
+        except RunError as e:
+            st.error(shown(e.args[0] if e.args else str(e)))
+        else:
+            sent = ", ".join(f"{tx(LIVE_BY_NAME[k].label)} → {num(v, significant=4)}" for k, v in changed.items())
+            st.success(tr("Sent: {changes}. The charts mark it once the worker applies it.", changes=sent))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
