@@ -158,8 +158,8 @@ def optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, di
     """Split an optimizer state_dict into safetensors-able tensors and JSON-able rest."""
     sd = opt.state_dict()
     tensors, scalars = {}, {}
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
+    for idx, state in sd["state"].items():
+        for k, v in state.items():
             if torch.is_tensor(v):
                 tensors[f"{prefix}.{idx}.{k}"] = v
             else:
@@ -233,7 +233,7 @@ def restore_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict, in
     # moments by memory position, so a mismatch would silently scramble them after a resume.
     for group in opt.param_groups:
         for param in group["params"]:
-            st = opt.state.get(param, {})
-            for key, value in st.items():
+            state = opt.state.get(param, {})
+            for key, value in state.items():
                 if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
-                    st[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+                    state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)

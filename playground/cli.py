@@ -238,12 +238,12 @@ def cmd_runs(args) -> int:
         for run in list_runs(root):
             try:
                 cfg = run.read_config()
-                st = run.read_status()
+                status = run.read_status()
             except Exception as e:  # one bad folder must not hide the others
                 rows.append({"run": str(run.path), "state": "unreadable", "error": str(e)})
                 continue
             rows.append({"run": str(run.path), "state": run.state(), "dataset": cfg.dataset,
-                         "arch": cfg.arch, "objective": cfg.objective, "epoch": st.get("epoch", 0),
+                         "arch": cfg.arch, "objective": cfg.objective, "epoch": status.get("epoch", 0),
                          "epochs": cfg.epochs, "mb": round(run.size_bytes() / 1e6, 2)})
     if args.json:
         print(json.dumps(rows, indent=2))

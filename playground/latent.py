@@ -91,11 +91,11 @@ def snapshot_key(run: Run, epoch: int) -> tuple:
     A resumed run that drops and re-saves an epoch gets a new mtime, hence a new key."""
     path = run.snapshot_stem(epoch).with_suffix(".safetensors")
     try:
-        st = path.stat()
+        info = path.stat()
     except FileNotFoundError:
         raise RunError(f"no generator snapshot at epoch {epoch}; saved epochs: "
                        f"{', '.join(map(str, run.snapshot_epochs())) or 'none yet'}") from None
-    return (str(Path(run.path).resolve()), int(epoch), st.st_mtime_ns, st.st_size)
+    return (str(Path(run.path).resolve()), int(epoch), info.st_mtime_ns, info.st_size)
 
 
 class GeneratorCache:

@@ -256,26 +256,26 @@ class Run:
         A status.json that exists but cannot be read (edited by hand, a damaged disk, a link or a
         device put in its place) reads as 'failed', never as 'queued': a queued run would be started
         again from scratch."""
-        st = self.read_worker_status()
-        if st is not None and st.get("_unreadable"):
-            return {k: v for k, v in st.items() if k != "_unreadable"}
-        return _with_job(st, self.read_job())
+        status = self.read_worker_status()
+        if status is not None and status.get("_unreadable"):
+            return {k: v for k, v in status.items() if k != "_unreadable"}
+        return _with_job(status, self.read_job())
 
     def read_worker_status(self) -> dict | None:
         """status.json as the worker wrote it (None when there is none yet); an unreadable one is a
         'failed' status marked ``_unreadable``."""
         try:
-            st = read_json(self.status_path, root=self.path)
+            status = read_json(self.status_path, root=self.path)
         except RunError as e:
             if not os.path.lexists(self.status_path):
                 return None
             msg = f"{e}; resume the run to continue from its last checkpoint"
             return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg, "_unreadable": True}
-        bad = _status_problem(st)
+        bad = _status_problem(status)
         if bad:
             msg = f"{self.status_path} {bad}; resume the run to continue from its last checkpoint"
             return {"state": "failed", "epoch": 0, "step": 0, "error": msg, "message": msg, "_unreadable": True}
-        return st
+        return status
 
     # the job manager's file
     def write_job(self, state: str, **fields) -> dict:
@@ -295,16 +295,16 @@ class Run:
         return doc
 
     def write_status(self, **fields) -> dict:
-        st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
-        atomic_write_json(self.status_path, st, root=self.path)
-        return st
+        status = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
+        atomic_write_json(self.status_path, status, root=self.path)
+        return status
 
     def write_status_in_place(self, **fields) -> dict:
         """Last resort when the disk is full and no new file can be made: overwrite the existing
         status.json in place (compact JSON, a few hundred bytes, so it reuses the file's block).
         Not atomic; the worker uses it only for its final 'failed' status."""
-        st = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
-        data = json.dumps(st, allow_nan=False).encode() + b"\n"
+        status = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
+        data = json.dumps(status, allow_nan=False).encode() + b"\n"
         fd = open_entry(self.status_path, os.O_WRONLY, root=self.path)  # no O_CREAT: only an existing file
         try:
             view = memoryview(data)
@@ -314,7 +314,7 @@ class Run:
             os.fsync(fd)
         finally:
             os.close(fd)
-        return st
+        return status
 
     def state(self) -> str:
         """The state the dashboard should show: a 'running' run whose worker is gone is 'interrupted'."""
@@ -467,19 +467,19 @@ class Run:
 JOB_STATES = ("queued", "removed", "starting")
 
 
-def _with_job(st: dict | None, job: dict) -> dict:
+def _with_job(status: dict | None, job: dict) -> dict:
     """The status a reader sees: the worker's, or what the job manager did since the worker last wrote.
 
     A worker started by the manager ('starting') counts as running while its process lives; once it
     ends without a word (a refused resume, a crash before training) the worker's status stands, and a
     run that never had one reads as interrupted."""
-    base = st if st is not None else {"state": "queued", "epoch": 0, "step": 0}
+    base = status if status is not None else {"state": "queued", "epoch": 0, "step": 0}
     if not job:
         return base
     state, at = job["state"], float(job["at"])
-    updated = st.get("updated") if st is not None else None
-    if st is not None and _real(updated) and float(updated) > at:
-        return st                       # the worker wrote after the manager
+    updated = status.get("updated") if status is not None else None
+    if status is not None and _real(updated) and float(updated) > at:
+        return status                       # the worker wrote after the manager
     if state == "queued":
         return {**base, "state": "queued", "epochs": job.get("epochs", base.get("epochs")),
                 "queued_at": job.get("queued_at", at)}
@@ -489,8 +489,8 @@ def _with_job(st: dict | None, job: dict) -> dict:
     if pid_alive(pid):
         return {**base, "state": "running", "pid": pid, "heartbeat": at, "message": N_("starting"),
                 **({"device": job["device"]} if isinstance(job.get("device"), str) else {})}
-    if st is not None:
-        return st
+    if status is not None:
+        return status
     return {**base, "state": "interrupted",
             "message": N_("the training process ended before it wrote anything; see worker.out in the run folder")}
 
@@ -507,20 +507,20 @@ def control_seq(ctl: dict) -> int:
     return seq if 0 <= seq < 2**53 else 0
 
 
-def _status_problem(st) -> str:
+def _status_problem(status) -> str:
     """Why a parsed status.json cannot be used as one ('' when it can): readers do arithmetic on its
     numbers and show its texts, so each known field must have its type."""
-    if not isinstance(st, dict):
+    if not isinstance(status, dict):
         return "is not a JSON object"
     for key in ("epoch", "step", "epochs", "steps_per_epoch", "batch_size", "epoch_in_progress"):
-        if st.get(key) is not None and not _whole(st[key]):
-            return f"has '{key}' {str(st[key])[:40]!r}, not a whole number"
+        if status.get(key) is not None and not _whole(status[key]):
+            return f"has '{key}' {str(status[key])[:40]!r}, not a whole number"
     for key in ("heartbeat", "started", "updated", "images_per_s", "eta_s", "queued_at"):
-        if not _number(st.get(key)):
-            return f"has '{key}' {str(st[key])[:40]!r}, not a number"
+        if not _number(status.get(key)):
+            return f"has '{key}' {str(status[key])[:40]!r}, not a number"
     for key in ("state", "message", "error", "device"):
-        if st.get(key) is not None and not isinstance(st[key], str):
-            return f"has '{key}' {str(st[key])[:40]!r}, not text"
+        if status.get(key) is not None and not isinstance(status[key], str):
+            return f"has '{key}' {str(status[key])[:40]!r}, not text"
     return ""
 
 
@@ -604,11 +604,11 @@ def list_runs(root: str | os.PathLike) -> list[Run]:
         for e in it:
             if e.is_dir(follow_symlinks=False) and _RUN_ID.fullmatch(e.name):
                 try:
-                    st = os.lstat(os.path.join(e.path, "config.json"))
+                    info = os.lstat(os.path.join(e.path, "config.json"))
                 except OSError:
                     continue
-                if stat.S_ISREG(st.st_mode):
-                    runs.append((st.st_mtime, Run(Path(e.path))))
+                if stat.S_ISREG(info.st_mode):
+                    runs.append((info.st_mtime, Run(Path(e.path))))
     return [r for _, r in sorted(runs, key=lambda t: t[0], reverse=True)]
 
 

@@ -62,11 +62,11 @@ def open_dir(root: str | os.PathLike, parts: tuple[str, ...] = ()) -> int:
     try:
         for i, part in enumerate(parts):
             try:
-                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                info = os.stat(part, dir_fd=fd, follow_symlinks=False)
             except OSError:
-                st = None
-            if st is not None and not stat.S_ISDIR(st.st_mode):
-                raise UnsafeEntry(f"{root.joinpath(*parts[:i + 1])} is {_kind(st.st_mode)}, not a folder "
+                info = None
+            if info is not None and not stat.S_ISDIR(info.st_mode):
+                raise UnsafeEntry(f"{root.joinpath(*parts[:i + 1])} is {_kind(info.st_mode)}, not a folder "
                                   "inside the run folder: refused")
             new = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
             os.close(fd)
@@ -85,16 +85,16 @@ def _regular_entry(path: str | os.PathLike, root: str | os.PathLike | None):
     parts = relative_parts(path, root)
     dfd = open_dir(root, parts[:-1])
     try:
-        st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+        info = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
     except FileNotFoundError:
-        st = None
+        info = None
     except BaseException:
         os.close(dfd)
         raise
-    if st is not None and not stat.S_ISREG(st.st_mode):
+    if info is not None and not stat.S_ISREG(info.st_mode):
         os.close(dfd)
-        raise _refusal(path, st.st_mode)
-    return path, parts[-1], dfd, st
+        raise _refusal(path, info.st_mode)
+    return path, parts[-1], dfd, info
 
 
 def open_entry(path: str | os.PathLike, flags: int = os.O_RDONLY, *, root: str | os.PathLike | None = None,
@@ -103,9 +103,9 @@ def open_entry(path: str | os.PathLike, flags: int = os.O_RDONLY, *, root: str |
 
     UnsafeEntry, naming the entry, when it or a folder on the way is a symlink, a FIFO, a device, a
     socket or a folder; FileNotFoundError as usual when it is missing (and O_CREAT is not given)."""
-    path, name, dfd, st = _regular_entry(path, root)
+    path, name, dfd, info = _regular_entry(path, root)
     try:
-        if st is None and not flags & os.O_CREAT:
+        if info is None and not flags & os.O_CREAT:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
         try:
             fd = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode, dir_fd=dfd)
@@ -115,10 +115,10 @@ def open_entry(path: str | os.PathLike, flags: int = os.O_RDONLY, *, root: str |
             raise
     finally:
         os.close(dfd)
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise _refusal(path, st.st_mode)
+        raise _refusal(path, info.st_mode)
     return fd
 
 
@@ -161,9 +161,9 @@ def entry_kind(path: str | os.PathLike) -> str | None:
 def unlink_entry(path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> bool:
     """Delete the regular file ``path`` inside ``root``: False when it is missing; UnsafeEntry when
     it, or a folder on the way, is anything else (a link is never followed, and not removed either)."""
-    path, name, dfd, st = _regular_entry(path, root)
+    path, name, dfd, info = _regular_entry(path, root)
     try:
-        if st is None:
+        if info is None:
             return False
         try:
             os.unlink(name, dir_fd=dfd)

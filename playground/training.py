@@ -80,7 +80,7 @@ def model_spec(cfg: TrainConfig, info) -> ModelSpec:
 @dataclass
 class Hooks:
     should_stop: Callable[[], bool] = lambda: False
-    on_status: Callable[[dict], None] = lambda st: None
+    on_status: Callable[[dict], None] = lambda status: None
     log: Callable[[str], None] = lambda msg: None
 
 

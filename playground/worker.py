@@ -64,11 +64,11 @@ class _StatusWriter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
-    def write(self, st: dict) -> None:
+    def write(self, status: dict) -> None:
         with self._lock:
-            self.last = dict(st)
+            self.last = dict(status)
             self._written = time.monotonic()
-            self.run.write_status(**st)
+            self.run.write_status(**status)
 
     def start(self) -> None:
         self._thread.start()
@@ -307,16 +307,16 @@ def _stored(e: Exception):
 def _fail(run: Run, log, writer: _StatusWriter, message: str, code: int) -> int:
     log(f"FAILED: {message}")
     writer.stop()
-    st = {k: v for k, v in writer.last.items()
+    status = {k: v for k, v in writer.last.items()
           if k not in ("state", "message", "error", "error_id", "updated", "format_version")}
-    st.update(state="failed", error=str(message), message=str(message), heartbeat=time.time(), pid=os.getpid())
+    status.update(state="failed", error=str(message), message=str(message), heartbeat=time.time(), pid=os.getpid())
     if isinstance(message, Message):   # the dashboard shows it in the reader's language
-        st["error_id"] = message.to_json()
+        status["error_id"] = message.to_json()
     try:
-        run.write_status(**st)
+        run.write_status(**status)
     except OSError:
         try:  # a full disk refuses the temporary file; the old status.json's block can still be reused
-            run.write_status_in_place(**st)
+            run.write_status_in_place(**status)
         except OSError:
             pass  # nothing can be written; the job manager reports a dead worker as interrupted
     try:

@@ -141,8 +141,8 @@ def load_image_folder(path: Path, *, image_size: int, channels: int, cache_dir: 
         zf = zipfile.ZipFile(path)
         entries = [(i.filename.replace("\\", "/"), i.file_size, lambda i=i: archive.read_member(zf, i))
                    for i in infos]
-        st = path.stat()
-        key_items = [st.st_size, st.st_mtime_ns, [(i.filename, i.file_size, i.CRC) for i in infos]]
+        info = path.stat()
+        key_items = [info.st_size, info.st_mtime_ns, [(i.filename, i.file_size, i.CRC) for i in infos]]
         source, special = "zip", []
     try:
         return _load_entries(path, source, entries, not_image, key_items, image_size, channels,
@@ -181,18 +181,18 @@ def _list_folder(root: Path):
             if archive.is_silent_skip(rel):
                 continue
             try:
-                st = full.stat()
+                info = full.stat()
             except OSError:   # a dangling symlink: count it as unreadable below
-                st = None
-            if st is not None and not stat.S_ISREG(st.st_mode):
+                info = None
+            if info is not None and not stat.S_ISREG(info.st_mode):
                 special.append(rel)   # never opened (see the module docstring)
                 continue
             if not archive.is_image_name(rel):
                 not_image.append(rel)
                 continue
-            size = st.st_size if st else -1
+            size = info.st_size if info else -1
             entries.append((rel, size, lambda full=full: read_image_file(full)))
-            key_items.append((rel, size, st.st_mtime_ns if st else 0))
+            key_items.append((rel, size, info.st_mtime_ns if info else 0))
     entries.sort(key=lambda e: e[0])
     key_items.sort()
     if special:
