@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, fields
 
 from .i18n import N_, msg
-from .registry import (ARCH_NAMES, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES, KERNEL_SIZES,
+from .registry import (ARCH_NAMES, FAMILY_NAMES, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES, KERNEL_SIZES,
                        MODEL_RANGES, OBJECTIVE_NAMES, UPSAMPLES)
 
 FORMAT_VERSION = 1
@@ -57,6 +57,7 @@ class TrainConfig:
     channels: int = 0               # 0 = the dataset's own; 1 grey, 3 colour
     max_images: int = 0             # 0 = all; otherwise a class-balanced random subset
     # model
+    family: str = "gan"             # how a training step updates the networks (registry.FAMILIES)
     arch: str = "dcgan"
     objective: str = "bce"
     conditional: bool = False
@@ -231,6 +232,7 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     e: dict[str, str] = {}
     _choice(e, "dataset", c.dataset, DATASET_NAMES)
     _choice(e, "data_source", c.data_source, DATA_SOURCES)
+    _choice(e, "family", c.family, FAMILY_NAMES)
     _choice(e, "arch", c.arch, ARCH_NAMES)
     _choice(e, "objective", c.objective, OBJECTIVE_NAMES)
     _choice(e, "upsample", c.upsample, UPSAMPLES)
@@ -359,6 +361,7 @@ _HELP = {
     "image_size": N_("28, 32 or 64 pixels (0 = the dataset's own)"),
     "channels": N_("1 for grey, 3 for colour (0 = the dataset's own)"),
     "max_images": N_("train on a class-balanced random subset of this many images (0 = all)"),
+    "family": N_("how each training step updates the networks: gan (unconditional or conditional GAN)"),
     "arch": N_("mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), toy (small MLP for 2D data)"),
     "objective": N_("bce (non-saturating), minimax (original), lsgan, hinge, wgan-gp"),
     "conditional": N_("feed class labels to G and D so you can ask for a class"),

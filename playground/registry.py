@@ -15,6 +15,13 @@ from .i18n import N_
 
 
 @dataclass(frozen=True)
+class Family:
+    name: str
+    title: str                 # message id
+    module: str                # playground.families.<module> defines the family's GanStep
+
+
+@dataclass(frozen=True)
 class Architecture:
     name: str
     title: str                 # message id (translated where it is shown)
@@ -37,6 +44,11 @@ class Objective:
         return bool(self.probability)
 
 
+# GAN families: how a training step updates the networks (playground/families/).
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("gan", N_("GAN (unconditional or conditional)"), "gan"),
+)}
+
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture("mlp", N_("GAN (MLP)"), images=True, points=True),
     Architecture("dcgan", "DCGAN", images=True, points=False),
@@ -51,6 +63,7 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("wgan-gp", "WGAN-GP", "", smoothable=False, gradient_penalty=True),
 )}
 
+FAMILY_NAMES = tuple(FAMILIES)
 ARCH_NAMES = tuple(ARCHITECTURES)
 OBJECTIVE_NAMES = tuple(OBJECTIVES)
 UPSAMPLES = ("convtranspose", "nearest")

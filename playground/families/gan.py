@@ -155,3 +155,6 @@ class GanFamily(GanStep):
         self.replay_buf[pos] = fake[:n]
         if y is not None:
             self.replay_lab[pos] = y[:n]
+
+
+STEP = GanFamily

@@ -21,7 +21,8 @@ from playground.presets import PRESETS
 from playground.ui import glossary
 from playground.ui.i18n import esc, lang, shown, tr, tx
 from playground.live import LIVE_SETTINGS
-from playground.registry import ARCH_NAMES, ARCHITECTURES, OBJECTIVE_NAMES, OBJECTIVES, UPSAMPLES
+from playground.registry import (ARCH_NAMES, ARCHITECTURES, FAMILIES, FAMILY_NAMES, OBJECTIVE_NAMES, OBJECTIVES,
+                                 UPSAMPLES)
 
 KEY = "train."
 
@@ -29,7 +30,7 @@ KEY = "train."
 MAIN = ("dataset", "arch", "objective", "epochs", "batch_size", "lr_g", "lr_d")
 # Section titles are message ids (translated where drawn).
 SECTIONS = {
-    N_("Model"): ("conditional", "z_dim", "g_hidden", "d_hidden", "g_filters", "d_filters",
+    N_("Model"): ("family", "conditional", "z_dim", "g_hidden", "d_hidden", "g_filters", "d_filters",
               "kernel_size", "upsample", "batchnorm", "minibatch_std", "dropout", "embed_dim"),
     N_("Optimisation"): ("beta1", "beta2", "weight_decay", "d_steps", "gp_weight"),
     N_("Stabilising tricks"): ("label_smoothing", "instance_noise", "instance_noise_epochs", "replay",
@@ -43,7 +44,7 @@ SECTIONS = {
 OTHER = ("name", "preset", "data_dir")
 
 LABELS = {
-    "name": N_("Name (optional)"),
+    "name": N_("Name (optional)"), "family": N_("GAN family"),
     "dataset": N_("Dataset"), "arch": N_("Architecture"), "objective": N_("Objective (loss)"),
     "epochs": N_("Epochs"), "batch_size": N_("Batch size"),
     "conditional": N_("Conditional (G and D see the class)"),
@@ -75,6 +76,7 @@ DATASET_TITLES = {
 }
 CHOICES = {
     "dataset": (DATASET_NAMES, DATASET_TITLES),
+    "family": (FAMILY_NAMES, {f.name: f.title for f in FAMILIES.values()}),
     "arch": (ARCH_NAMES, {a.name: a.title for a in ARCHITECTURES.values()}),
     "objective": (OBJECTIVE_NAMES, {o.name: o.title for o in OBJECTIVES.values()}),
     "upsample": (UPSAMPLES, {}),
