@@ -68,6 +68,7 @@ def test_hooked_writes_see_each_file_by_its_final_name_and_write_the_same_bytes(
     run = Run(tmp_path / "r")
     with slow_writes.hooked_writes(hook):
         run.create(tiny_cfg(epochs=1))
+        run.write_status(state="running", epoch=0, step=0)
         run.append_metrics([{"type": "event", "text": "a"}])
         runs.atomic_write_bytes(run.samples_dir / "epoch_000.png", b"0123456789", root=run.path)
     assert runs.os is os  # put back on the way out
