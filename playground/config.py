@@ -88,6 +88,7 @@ class TrainConfig:
     instance_noise_epochs: int = 0  # anneal to 0 over this many epochs (0 = the whole run)
     replay: float = 0.0             # share of D's fake batch drawn from older fakes
     replay_size: int = 2048         # number of old fakes kept
+    mode_seeking: float = 0.0       # weight of the mode-seeking term in G's loss (Mao et al. 2019)
     # execution
     seed: int = 0
     device: str = "auto"
@@ -283,6 +284,7 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _range(e, "instance_noise_epochs", c.instance_noise_epochs, 0, 10_000, what="a whole number")
     _range(e, "replay", c.replay, 0.0, 0.9)
     _range(e, "replay_size", c.replay_size, 1, 1_000_000, what="a whole number")
+    _range(e, "mode_seeking", c.mode_seeking, 0.0, 10.0)
     _range(e, "seed", c.seed, 0, 2**31 - 1, what="a whole number")
     _range(e, "threads", c.threads, 0, 512, what="a whole number")
     _range(e, "log_every", c.log_every, 1, 100_000, what="a whole number")
@@ -390,6 +392,8 @@ _HELP = {
     "instance_noise_epochs": N_("epochs over which the instance noise fades (0 = the whole run)"),
     "replay": N_("share of D's fake batch drawn from older generator samples (experience replay)"),
     "replay_size": N_("how many older fakes the replay buffer keeps"),
+    "mode_seeking": N_("mode seeking (Mao et al. 2019): rewards G when two noise vectors of the same class give "
+                       "different images; against every image of a class looking alike (e.g. 1)"),
     "seed": N_("random seed (same seed, same first sample grid on the CPU)"),
     "device": N_("auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
     "threads": N_("CPU threads for training (0 = auto: all physical cores, shared among runs training at once)"),

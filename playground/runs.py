@@ -286,13 +286,16 @@ class Run:
         return doc
 
     def read_job(self) -> dict:
+        doc = self._read_object(self.job_path)
+        return doc if doc.get("state") in JOB_STATES and _real(doc.get("at")) else {}
+
+    def _read_object(self, path: Path) -> dict:
+        """A JSON object file of the run, or {} when it is missing, damaged or not an object."""
         try:
-            doc = read_json(self.job_path, root=self.path)
+            doc = read_json(path, root=self.path)
         except RunError:
             return {}
-        if not isinstance(doc, dict) or doc.get("state") not in JOB_STATES or not _real(doc.get("at")):
-            return {}
-        return doc
+        return doc if isinstance(doc, dict) else {}
 
     def write_status(self, **fields) -> dict:
         status = {"format_version": FORMAT_VERSION, "updated": time.time(), **fields}
@@ -408,11 +411,7 @@ class Run:
 
     # control (the one file the dashboard writes)
     def read_control(self) -> dict:
-        try:
-            c = read_json(self.control_path, root=self.path)
-        except RunError:
-            return {}
-        return c if isinstance(c, dict) else {}
+        return self._read_object(self.control_path)
 
     def write_control(self, **changes) -> dict:
         """Merge ``changes`` (state='paused'|'running'|'stopped', lr_g, lr_d, d_steps) into control.json.

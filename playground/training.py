@@ -165,9 +165,7 @@ class Trainer:
         if resume is not False:
             self._resume(resume)
         # failure-mode warnings; built after a resume has trimmed the metrics, whose history it replays
-        self.monitor = monitor.RunMonitor(run, has_probs=self.step_impl.objective.has_probabilities
-                                          if hasattr(self.step_impl, "objective") else False,
-                                          lr_d=self.live.lr_d)
+        self.monitor = monitor.RunMonitor(run, has_probs=self.step_impl.has_probabilities, lr_d=self.live.lr_d)
 
     # ------------------------------------------------------------------ public
     def fit(self) -> str:

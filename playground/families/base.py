@@ -39,6 +39,7 @@ class GanStep:
     G_STATS: tuple[str, ...] = ()
     GAUGES: tuple[str, ...] = ()
     LOSSES: tuple[str, ...] = ("loss_d", "loss_g")   # a non-finite one ends the run
+    has_probabilities: bool = False   # d_real/d_fake are probabilities (the failure-mode monitor reads them)
 
     modules: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]

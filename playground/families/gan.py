@@ -6,6 +6,10 @@ noise z, G(z, y), replayed fakes mixed in (experience replay), instance noise on
 real and fake (one joint call where the speed plan says it is exact), the objective's D loss (with
 one-sided label smoothing, and the gradient penalty for WGAN-GP), D's update; then, every
 ``d_steps``-th step, G's update through D on the same fakes; then the fakes enter the replay buffer.
+
+Mode seeking (Mao et al. 2019, "Mode Seeking GANs"): the fakes come in pairs, sample i and i + B/2,
+with the same label and different noise; G's loss adds ``mode_seeking`` / (mean |G(z1) - G(z2)| /
+mean |z1 - z2| + 1e-5), so that images of one class that look alike cost G.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class GanFamily(GanStep):
         self.cfg, self.spec, self.plan, self.device = cfg, spec, plan, device
         self.steps_per_epoch = steps_per_epoch
         self.objective = registry.objective(cfg.objective)
+        self.has_probabilities = self.objective.has_probabilities
         G, D, opt_g, opt_d = build_pair(cfg, spec, plan, device)
         self.modules = {"G": G, "D": D}
         self.optimizers = {"opt_g": opt_g, "opt_d": opt_d}
@@ -52,10 +57,14 @@ class GanFamily(GanStep):
         real, y = batch.x, batch.y
         sigma = self._sigma = self.noise_std(batch.epoch, batch.index)
         z = torch.randn(B, cfg.z_dim, device=self.device)
+        y_g = y
+        if cfg.mode_seeking > 0 and y is not None and B >= 2:   # pairs (i, i + B/2) share a label
+            h = B // 2
+            y_g = torch.cat([y[:h], y[:h], y[2 * h:]])
         with self.amp():
-            fake = self.G_call(z, y)
-        self._fake, self._y_fake = fake, y
-        fake_d, y_fake_d = self._replay_mix(fake.detach(), y)
+            fake = self.G_call(z, y_g)
+        self._fake, self._y_fake, self._z = fake, y_g, z
+        fake_d, y_fake_d = self._replay_mix(fake.detach(), y_g)
         real_in, fake_in = real, fake_d
         if sigma > 0:
             real_in = real + sigma * torch.randn_like(real)
@@ -92,6 +101,8 @@ class GanFamily(GanStep):
         g_in = fake if sigma <= 0 else fake + sigma * torch.randn_like(fake)
         with self.amp():
             loss_g = losses.g_loss(self.cfg.objective, self.D_call(g_in, self._y_fake).float())
+        if self.cfg.mode_seeking > 0 and fake.shape[0] >= 2:
+            loss_g = loss_g + self.cfg.mode_seeking * mode_seeking_term(fake.float(), self._z)
         opt = self.optimizers["opt_g"]
         opt.zero_grad(set_to_none=True)
         # G's gradients only: D's weight gradients of this pass would be thrown away
@@ -155,6 +166,15 @@ class GanFamily(GanStep):
         self.replay_buf[pos] = fake[:n]
         if y is not None:
             self.replay_lab[pos] = y[:n]
+
+
+def mode_seeking_term(fake: Tensor, z: Tensor) -> Tensor:
+    """1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + 1e-5) over the pairs (i, i + B/2): large when two
+    noise vectors give nearly the same image (Mao et al. 2019)."""
+    h = fake.shape[0] // 2
+    images = (fake[:h] - fake[h:2 * h]).abs().flatten(1).mean(1)   # [h]
+    noise = (z[:h] - z[h:2 * h]).abs().mean(1)                      # [h]
+    return 1.0 / ((images / noise).mean() + 1e-5)
 
 
 STEP = GanFamily
