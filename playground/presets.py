@@ -68,6 +68,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     _p("cgan-mnist", N_("Conditional GAN on MNIST"),
        N_("Mirza and Osindero (2014): G and D see the digit label, so you can ask for a digit."),
        _MLP, _ADAM, dataset="mnist", conditional=True, epochs=50),
+    _p("cdcgan-mnist", N_("Conditional DCGAN on MNIST, with mode seeking"),
+       N_("A conditional convolutional GAN: ask for a digit. Mode seeking (Mao et al. 2019) keeps the "
+          "digits of one class different from each other instead of one digit drawn again and again."),
+       _DCGAN, _ADAM, dataset="mnist", conditional=True, g_filters=32, d_filters=32, batch_size=64,
+       mode_seeking=1.0, epochs=30),
     _p("cgan-fashion", N_("Conditional GAN on Fashion-MNIST"),
        N_("A conditional fully connected GAN: ask for trousers, get trousers."),
        _MLP, _ADAM, dataset="fashion-mnist", conditional=True, epochs=50),
