@@ -114,7 +114,7 @@ def test_a_toy_epoch_quality_runs_on_a_device_without_float64(tmp_path):
         def forward(self, z, y=None):
             return self.g(z, y).as_subclass(NoFloat64)
 
-    q, div = quality.epoch_quality(OnDevice(t.G), t.fixed_z.as_subclass(NoFloat64), t.fixed_y,
+    q, div = quality.epoch_quality(OnDevice(t.G), t.outputs.fixed_z.as_subclass(NoFloat64), t.outputs.fixed_y,
                                    n=600, seed=2, info=t.info)
     assert q["available"] and q["n"] == 600 and div["diversity"] > 0 and "class_diversity" in div
 
@@ -127,7 +127,7 @@ def test_resume_keeps_for_each_adams_step_counters_on_the_cpu(tmp_path):
     _trainer(tmp_path, cfg).fit()
     t = _trainer(tmp_path, cfg.replace(epochs=2), device="meta", resume=True)
     assert t.step > 0
-    for opt in (t.opt_g, t.opt_d):
+    for opt in t.step_impl.optimizers.values():
         states = list(opt.state.values())
         assert states and all(s["step"].device.type == "cpu" for s in states)
         assert all(s["exp_avg"].device.type == "meta" and s["exp_avg_sq"].device.type == "meta"
