@@ -69,9 +69,12 @@ def test_mode_seeking_pairs_share_a_label_and_raise_g_loss(tiny_cfg):
     labels = seeking._y_fake
     assert torch.equal(labels[:4], labels[4:]) and torch.equal(labels[:4], y[:4])
     assert torch.equal(plain._y_fake, y)        # off: the fakes take the real batch's labels
-    g_plain = plain.g_step(Batch(x, y, 1, 0, False))["loss_g"]
-    g_seek = seeking.g_step(Batch(x, y, 1, 0, False))["loss_g"]
-    assert g_seek > g_plain                     # the same networks: the term is added, and positive
+    plain_stats = plain.g_step(Batch(x, y, 1, 0, False))
+    seek_stats = seeking.g_step(Batch(x, y, 1, 0, False))
+    assert "mode_seeking" not in plain_stats and plain.G_STATS == ("loss_g",)
+    assert seeking.G_STATS == ("loss_g", "mode_seeking") and seek_stats["mode_seeking"] > 0
+    fake, z = seeking._fake, seeking._z     # the reported term is the one of this step's fakes
+    assert seek_stats["mode_seeking"].item() == pytest.approx(mode_seeking_term(fake.float(), z).item(), rel=1e-5)
 
 
 def test_trainer_runs_a_family_through_the_public_epoch_interface(tmp_path, tiny_cfg):
@@ -84,6 +87,7 @@ def test_trainer_runs_a_family_through_the_public_epoch_interface(tmp_path, tiny
     t = Trainer(run, cfg, data, torch.device("cpu"), Hooks())
     stats = t.train_epoch(1)
     assert stats.images_per_s > 0 and set(stats.values) == set(t.step_impl.D_STATS + t.step_impl.G_STATS)
+    assert stats.values["mode_seeking"] > 0
     assert run.sample_epochs() == [] and run.train_checkpoint_stems() == []
     t.finish_epoch(1, stats)
     assert run.sample_epochs() == [1] and len(run.train_checkpoint_stems()) == 1

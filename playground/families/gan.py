@@ -9,7 +9,8 @@ one-sided label smoothing, and the gradient penalty for WGAN-GP), D's update; th
 
 Mode seeking (Mao et al. 2019, "Mode Seeking GANs"): the fakes come in pairs, sample i and i + B/2,
 with the same label and different noise; G's loss adds ``mode_seeking`` / (mean |G(z1) - G(z2)| /
-mean |z1 - z2| + 1e-5), so that images of one class that look alike cost G.
+mean |z1 - z2| + 1e-5), so that images of one class that look alike cost G. ``loss_g`` stays the
+adversarial loss (comparable with any other run); the term is reported as ``mode_seeking``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class GanFamily(GanStep):
         self.steps_per_epoch = steps_per_epoch
         self.objective = registry.objective(cfg.objective)
         self.has_probabilities = self.objective.has_probabilities
+        if cfg.mode_seeking > 0:   # its term is reported on its own: loss_g stays the adversarial loss
+            self.G_STATS = ("loss_g", "mode_seeking")
         G, D, opt_g, opt_d = build_pair(cfg, spec, plan, device)
         self.modules = {"G": G, "D": D}
         self.optimizers = {"opt_g": opt_g, "opt_d": opt_d}
@@ -101,13 +104,15 @@ class GanFamily(GanStep):
         g_in = fake if sigma <= 0 else fake + sigma * torch.randn_like(fake)
         with self.amp():
             loss_g = losses.g_loss(self.cfg.objective, self.D_call(g_in, self._y_fake).float())
+        total, stats = loss_g, {}
         if self.cfg.mode_seeking > 0 and fake.shape[0] >= 2:
-            loss_g = loss_g + self.cfg.mode_seeking * mode_seeking_term(fake.float(), self._z)
+            term = mode_seeking_term(fake.float(), self._z)
+            total = loss_g + self.cfg.mode_seeking * term
+            stats["mode_seeking"] = term.detach()
         opt = self.optimizers["opt_g"]
         opt.zero_grad(set_to_none=True)
         # G's gradients only: D's weight gradients of this pass would be thrown away
-        loss_g.backward(inputs=self.g_params)
-        stats = {}
+        total.backward(inputs=self.g_params)
         if batch.measure:
             stats["grad_norm_g"] = grad_norm(self.generator)
         opt.step()

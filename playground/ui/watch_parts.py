@@ -30,34 +30,36 @@ def controls(ref: RunRef, state: str, status: dict, cfg: TrainConfig) -> None:
     """Pause / resume / stop, resume an ended run, or continue a finished one for more epochs."""
     run, manager = ref.run, job_manager()
     wanted = run.read_control().get("state")
-    cols = st.columns([1, 1, 3])
+    # buttons as wide as their words (a row of columns cut "Pausar" to "P…" at 1366 px)
+    row = st.container(horizontal=True)
     if state == "running":
-        if cols[0].button(tr("Pause"), icon=":material/pause:", disabled=wanted == "paused"):
+        if row.button(tr("Pause"), icon=":material/pause:", disabled=wanted == "paused"):
             manager.pause(run)
             st.rerun()
     elif state == "paused":
-        if cols[0].button(tr("Resume"), icon=":material/play_arrow:", type="primary"):
+        if row.button(tr("Resume"), icon=":material/play_arrow:", type="primary"):
             manager.unpause(run)
             st.rerun()
     if state in ("running", "paused"):
-        if cols[1].button(tr("Stop"), icon=":material/stop:", disabled=wanted == "stopped",
-                          help=tr("Saves a checkpoint and ends the run; Resume continues it later.")):
+        if row.button(tr("Stop"), icon=":material/stop:", disabled=wanted == "stopped",
+                      help=tr("Saves a checkpoint and ends the run; Resume continues it later.")):
             manager.stop(run)
             st.rerun()
         asked = {"paused": tr("Asked to pause; the worker does it after its current step…"),
                  "stopped": tr("Asked to stop; the worker does it after its current step…"),
                  "running": tr("Asked to resume; the worker does it after its current step…")}
         if wanted in asked and wanted != state:
-            cols[2].caption(asked[wanted])
+            st.caption(asked[wanted])
     elif state == "queued":
-        if cols[0].button(tr("Remove from queue"), icon=":material/close:"):
+        if row.button(tr("Remove from queue"), icon=":material/close:"):
             manager.stop(run)
             st.rerun()
     elif state in ("stopped", "interrupted", "failed"):
-        if cols[0].button(tr("Resume"), icon=":material/play_arrow:", type="primary",
-                          help=tr("Continue from the newest checkpoint.")):
+        if row.button(tr("Resume"), icon=":material/play_arrow:", type="primary",
+                      help=tr("Continue from the newest checkpoint.")):
             _resume(manager, run)
     elif state == "finished":
+        cols = st.columns([1, 1, 3])
         done = int(status.get("epoch") or cfg.epochs)
         more = cols[0].number_input(tr("Train until epoch"), min_value=done + 1, value=done + 5, step=1,
                                     key=f"more::{ref.key}::{done}")
@@ -110,6 +112,8 @@ def live_settings(ref: RunRef, status: dict, cfg: TrainConfig) -> None:
             for col, s in zip(st.columns(len(LIVE_SETTINGS)), LIVE_SETTINGS):
                 with col:
                     typed[s.name] = form.field(s.name, current[s.name], slots, prefix=prefix)
+            # the messages under the row, across the form's width (a column is too narrow to read them)
+            slots = {s.name: st.empty() for s in LIVE_SETTINGS}
             submitted = st.form_submit_button(tr("Apply"))
         values, errors = form.parse_typed(typed)
         for name, (value, message) in list(refused.items()):
