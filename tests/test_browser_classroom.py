@@ -152,11 +152,11 @@ def test_a_new_tab_finds_the_training_run_and_a_refused_setting_stays(classroom)
 
             # The picker's label follows the run: paused, then running again.
             picker = page.get_by_role("combobox", name="Run to watch")
-            expect(picker).to_have_value(re.compile(r"\(running\)$"), timeout=60_000)
+            expect(picker).to_have_value(re.compile(r"\(running\) — "), timeout=60_000)
             manager.pause(run)
-            expect(picker).to_have_value(re.compile(r"\(paused\)$"), timeout=60_000)
+            expect(picker).to_have_value(re.compile(r"\(paused\) — "), timeout=60_000)
             manager.unpause(run)
-            expect(picker).to_have_value(re.compile(r"\(running\)$"), timeout=60_000)
+            expect(picker).to_have_value(re.compile(r"\(running\) — "), timeout=60_000)
 
             # A negative learning rate is refused next to its field, in the field's own words ...
             page.get_by_text("Change settings while it trains").click()

@@ -119,7 +119,8 @@ def run_label(ref: RunRef) -> str:
         if ref.readonly:   # a pretrained run's name already says what it is: the name stays whole
             return tx("{name} — epoch {epoch}/{epochs} ({state})", name=prefix + name, epoch=epoch,
                       epochs=epochs, state=state)
-        return tx("{name} — {what} — epoch {epoch}/{epochs} ({state})", name=prefix + name,
+        # where it stands before what it is: a narrow screen cuts the end of the line, not the state
+        return tx("{name} — epoch {epoch}/{epochs} ({state}) — {what}", name=prefix + name,
                   what=what_of(cfg.arch, cfg.objective, cfg.dataset, cfg.conditional),
                   epoch=epoch, epochs=epochs, state=state)
     except (RunError, ValueError, TypeError):
