@@ -192,7 +192,7 @@ def _run_records(name):
     return run.read_config(), records
 
 
-@pytest.mark.parametrize("name", ["dcgan-fashion-report1", "gan-fashion-report1", "ring-healthy"])
+@pytest.mark.parametrize("name", ["dcgan-fashion-report1", "gan-fashion-report1", "cgan-mnist", "ring-healthy"])
 def test_flagship_and_healthy_pretrained_runs_raise_no_warning(name):
     cfg, records = _run_records(name)
     assert sum(r["type"] == "step" for r in records) > 100          # a real history was replayed
