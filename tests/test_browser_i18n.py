@@ -10,6 +10,7 @@ from urllib.parse import quote, urlparse
 import pytest
 
 from browser_support import ARGS, CHROMIUM, need_browser, start_server, stop_server
+from playground.runs import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "pretrained"
@@ -70,7 +71,8 @@ def test_watch_a_pretrained_run_in_portuguese(server):
                        "D(G(z)), generated images", "0.5: D cannot tell them apart"}
             assert not english & set(texts), english & set(texts)
             progress = page.locator("[data-testid=stProgress]").inner_text()
-            assert progress.startswith("Época 100/100 · passo 6.400"), progress
+            steps = Run(ROOT / "pretrained" / SHOWN).read_status()["step"]   # 46800: the thousands with a point
+            assert progress.startswith(f"Época 100/100 · passo {steps:,}".replace(",", ".")), progress
 
             # the choice stays across the sidebar's navigation and a reload
             page.get_by_role("link", name="Treinamentos").click()
