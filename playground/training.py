@@ -29,7 +29,7 @@ from .families import Batch, build_step
 from .i18n import N_, msg
 from .live import ControlPoller, LiveState
 from .models import ModelSpec
-from .outputs import RunOutputs, latest_train_checkpoint  # noqa: F401  (latest_train_checkpoint: re-exported)
+from .outputs import RunOutputs, latest_train_checkpoint
 from .runs import Run
 
 CONTROL_EVERY_STEPS = 5      # how often the loop stats control.json (a cheap os.stat)
