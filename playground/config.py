@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, fields
 
 from .i18n import N_, msg
-from .registry import (ARCH_NAMES, FAMILY_NAMES, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES, KERNEL_SIZES,
+from .registry import (ARCH_NAMES, FAMILIES, FAMILY_NAMES, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES, KERNEL_SIZES,
                        MODEL_RANGES, OBJECTIVE_NAMES, UPSAMPLES)
 
 FORMAT_VERSION = 1
@@ -256,6 +256,19 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
         e["arch"] = msg("dcgan needs images; 2D toy data trains with the 'toy' (or 'mlp') architecture")
     if c.dataset not in TOY_NAMES and c.arch == "toy":
         e["arch"] = msg("the 'toy' architecture is for the 2D toy datasets; use mlp or dcgan for images")
+    fam = FAMILIES.get(c.family)
+    if fam is not None:
+        if c.dataset in TOY_NAMES and not fam.points:
+            e["family"] = msg("{family} trains on images; choose an image dataset, or the gan family for "
+                              "2D toys", family=c.family)
+        if fam.needs_labels and c.dataset == "spiral":
+            e["family"] = msg("{family} trains on class labels, and this dataset has none", family=c.family)
+        if c.conditional and not fam.conditional:
+            e["conditional"] = msg("{family} decides itself what G is given besides noise; turn "
+                                   "conditional off", family=c.family)
+        if fam.objectives and c.objective not in fam.objectives:
+            e["objective"] = msg("{family} trains with {allowed}; got {value}", family=c.family,
+                                 allowed=", ".join(fam.objectives), value=repr(c.objective))
     if c.dataset == "spiral" and c.conditional:
         e["conditional"] = msg("the spiral has no classes to condition on; choose ring, grid or moons")
     for name in ("z_dim", "g_filters", "d_filters", "embed_dim", "dropout"):

@@ -147,14 +147,16 @@ def load_generator(run: Run, epoch: int) -> LoadedGenerator:
 
 
 # ----------------------------------------------------------------------------- latent vectors
-def seed_latent(z_dim: int, seed: int) -> torch.Tensor:
-    """[z_dim] standard normal vector, the same for the same (z_dim, seed) everywhere."""
-    return sampling.fixed_noise(z_dim, 1, int(seed))[0]
+def seed_latent(z_dim: int, seed: int, cont_codes: int = 0) -> torch.Tensor:
+    """[z_dim] generator input, the same for the same (z_dim, seed, cont_codes) everywhere: standard
+    normal, with InfoGAN's ``cont_codes`` continuous codes first, uniform in [-1, 1]."""
+    return sampling.fixed_noise(z_dim, 1, int(seed), cont_codes)[0]
 
 
-def seed_latents(z_dim: int, seeds) -> torch.Tensor:
+def seed_latents(z_dim: int, seeds, cont_codes: int = 0) -> torch.Tensor:
     """[len(seeds), z_dim]: one :func:`seed_latent` per seed."""
-    return torch.stack([seed_latent(z_dim, s) for s in seeds]) if len(seeds) else torch.zeros(0, z_dim)
+    return (torch.stack([seed_latent(z_dim, s, cont_codes) for s in seeds]) if len(seeds)
+            else torch.zeros(0, z_dim))
 
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, mode: str = "linear") -> torch.Tensor:

@@ -30,14 +30,14 @@ class RunOutputs:
         self.points = info.kind == "points"
         # the fixed inputs of the sample grid / toy plot
         if self.points:
-            z, y, _ = sampling.grid_inputs(cfg.z_dim, spec.num_classes, TOY_SAMPLE_POINTS, cfg.sample_seed)
+            z, y, _ = sampling.grid_inputs(spec.z_dim, spec.num_classes, TOY_SAMPLE_POINTS, cfg.sample_seed)
             if spec.num_classes:  # one fixed noise vector per point, labels cycling over classes
-                z = sampling.fixed_noise(cfg.z_dim, TOY_SAMPLE_POINTS, cfg.sample_seed)
+                z = sampling.fixed_noise(spec.z_dim, TOY_SAMPLE_POINTS, cfg.sample_seed)
                 y = torch.arange(TOY_SAMPLE_POINTS) % spec.num_classes
             self.grid_cols = 0
         else:
-            z, y, self.grid_cols = sampling.grid_inputs(cfg.z_dim, spec.num_classes, cfg.sample_count,
-                                                        cfg.sample_seed)
+            z, y, self.grid_cols = sampling.grid_inputs(spec.z_dim, spec.num_classes, cfg.sample_count,
+                                                        cfg.sample_seed, spec.cont_codes)
         self.fixed_z, self.fixed_y = z.to(device), (None if y is None else y.to(device))
 
     # ------------------------------------------------------------------ grids
@@ -76,10 +76,12 @@ class RunOutputs:
                 "config": self.cfg.to_dict(), "data": dataclasses.asdict(self.info), **extra}
 
     def save_snapshot(self, epoch: int, step: int) -> None:
-        """The generator (and for 2D toys the discriminator, whose surface the toy view draws)."""
-        tensors = checkpoint.prefixed("G", self.step_impl.generator.state_dict())
-        if self.points:
-            tensors.update(checkpoint.prefixed("D", self.step_impl.discriminator.state_dict()))
+        """The family's SNAPSHOT_MODULES (the generator, and e.g. BiGAN's encoder), and for 2D toys
+        the discriminator, whose surface the toy view draws."""
+        names = [*self.step_impl.SNAPSHOT_MODULES, *(["D"] if self.points else [])]
+        tensors = {}
+        for name in dict.fromkeys(names):
+            tensors.update(checkpoint.prefixed(name, self.step_impl.modules[name].state_dict()))
         checkpoint.save(self.run.snapshot_stem(epoch), tensors,
                         self._meta("snapshot", epoch, step, dtype="float32"), root=self.run.path)
 

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checkpoint
+from . import checkpoint, sampling
 from .data import toy_modes
 from .data.toy import TOY_STD
 
@@ -306,7 +306,7 @@ def epoch_quality(G, fixed_z: torch.Tensor, fixed_y, *, n: int, seed: int, info)
         k = getattr(G, "num_classes", 0)
         while done < n:
             b = min(BATCH, n - done)
-            z = torch.randn(b, fixed_z.shape[1], generator=g).to(fixed_z.device)
+            z = sampling.latent_noise(fixed_z.shape[1], b, g, getattr(G, "cont_codes", 0)).to(fixed_z.device)
             y = (torch.arange(done, done + b) % k).to(fixed_z.device) if k else None
             outs.append(G(z, y).float())
             done += b

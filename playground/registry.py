@@ -19,6 +19,12 @@ class Family:
     name: str
     title: str                 # message id
     module: str                # playground.families.<module> defines the family's GanStep
+    explanation: str = ""      # message id: what the family adds and what to look at, in plain words
+    points: bool = True        # trains on the 2D toys too (else images only)
+    needs_labels: bool = False  # trains on the data's class labels (the dataset must have them)
+    conditional: bool = True   # the config's "conditional" switch applies
+    objectives: tuple[str, ...] = ()   # the objectives it trains with (empty: every one)
+    settings: tuple[str, ...] = ()     # config fields only this family uses (the form shows them for it)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,10 @@ class Objective:
 
 # GAN families: how a training step updates the networks (playground/families/).
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("gan", N_("GAN (unconditional or conditional)"), "gan"),
+    Family("gan", N_("GAN (unconditional or conditional)"), "gan",
+           N_("One generator against one discriminator: G turns noise into images, D tells them from "
+              "real ones, and each learns from the other. Turn on \"conditional\" to give both the "
+              "class label, so you can ask for a class.")),
 )}
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
@@ -70,6 +79,7 @@ UPSAMPLES = ("convtranspose", "nearest")
 IMAGE_SIZES = (28, 32, 64)
 IMAGE_CHANNELS = (1, 3)
 KERNEL_SIZES = (4, 5)
+LABEL_ROLES = ("class", "code")
 
 # The model fields' ranges, checked by config validation (with a learner's message) and by
 # ModelSpec.validate (for models built outside a config): (low, high), both allowed.
@@ -80,6 +90,7 @@ MODEL_RANGES = {
     "embed_dim": (1, 1024),
     "dropout": (0.0, 0.9),
     "num_classes": (0, 1000),
+    "d_outputs": (1, 1001),
 }
 HIDDEN_LAYERS = (1, 8)        # how many hidden layers an MLP may have
 HIDDEN_SIZE = (1, 8192)       # the width of each
@@ -91,6 +102,18 @@ def objective(name: str) -> Objective:
         return OBJECTIVES[name]
     except (KeyError, TypeError):
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {name!r}") from None
+
+
+def family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {name!r}") from None
+
+
+def family_settings() -> set[str]:
+    """Config fields that some family owns (shown in the form only for it)."""
+    return {f for fam in FAMILIES.values() for f in fam.settings}
 
 
 def architecture(name: str) -> Architecture:

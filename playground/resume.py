@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, speed
 from .config import LIVE_FIELDS, ConfigError, TrainConfig
-from .models import ModelSpec, build_models
+from .families import step_class
+from .models import ModelSpec
 from .runs import Run, RunError
 
 
@@ -145,12 +146,13 @@ def _verified(run: Run, stem, cfg: TrainConfig, doc: dict):
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise checkpoint.CheckpointError(f"its model description is damaged: {e}") from None
     checkpoint.check_fits_file(spec, meta, with_d=True, what=stem.name)
-    G, D = build_models(spec)
-    checkpoint.load_module_state(G, checkpoint.unprefixed("G", tensors), "generator")
-    checkpoint.load_module_state(D, checkpoint.unprefixed("D", tensors), "discriminator")
-    for prefix, module in (("opt_g", G), ("opt_d", D)):
-        opt = torch.optim.Adam(module.parameters())
-        checkpoint.restore_optimizer(opt, prefix, tensors, _plain_groups(meta.get(prefix)))
+    # the family's own networks and optimizers (InfoGAN's Q, BiGAN's encoder, …), built on the CPU
+    step = step_class(cfg.family)(cfg, spec, speed.PLAIN, torch.device("cpu"), 1)
+    names = {"G": "generator", "D": "discriminator"}
+    for name, module in step.modules.items():
+        checkpoint.load_module_state(module, checkpoint.unprefixed(name, tensors), names.get(name, name))
+    for name, opt in step.optimizers.items():
+        checkpoint.restore_optimizer(opt, name, tensors, _plain_groups(meta.get(name)))
     return tensors, meta
 
 

@@ -24,21 +24,32 @@ TOY_GRID = 64          # D's output is evaluated on a 64×64 lattice
 TOY_PLOT_PX = 384
 
 
-def fixed_noise(z_dim: int, n: int, seed: int) -> torch.Tensor:
-    """[n, z_dim] standard normal noise, the same for the same (z_dim, n, seed) everywhere."""
-    g = torch.Generator().manual_seed(int(seed))
-    return torch.randn(n, z_dim, generator=g)
+def latent_noise(z_dim: int, n: int, generator: torch.Generator | None = None, cont_codes: int = 0,
+                 device=None) -> torch.Tensor:
+    """[n, z_dim] inputs of a generator: standard normal noise, except that the first ``cont_codes``
+    entries (InfoGAN's continuous codes) are uniform in [-1, 1], drawn after the noise."""
+    z = torch.randn(n, z_dim, generator=generator, device=device)
+    if cont_codes:
+        z[:, :cont_codes] = torch.rand(n, cont_codes, generator=generator, device=device) * 2 - 1
+    return z
 
 
-def grid_inputs(z_dim: int, num_classes: int, sample_count: int, seed: int):
-    """Noise and labels for a run's sample grid: conditional runs get one row per class
-    (8 columns, the same 8 noise vectors in every row); others ``sample_count`` images."""
+def fixed_noise(z_dim: int, n: int, seed: int, cont_codes: int = 0) -> torch.Tensor:
+    """[n, z_dim] fixed inputs (:func:`latent_noise`), the same for the same (z_dim, n, seed, cont_codes)
+    everywhere."""
+    return latent_noise(z_dim, n, torch.Generator().manual_seed(int(seed)), cont_codes)
+
+
+def grid_inputs(z_dim: int, num_classes: int, sample_count: int, seed: int, cont_codes: int = 0):
+    """Noise and labels for a run's sample grid: conditional runs (and InfoGAN's categorical code) get
+    one row per class (8 columns, the same 8 noise vectors in every row); others ``sample_count``
+    images."""
     if num_classes:
-        z = fixed_noise(z_dim, 8, seed).repeat(num_classes, 1)
+        z = fixed_noise(z_dim, 8, seed, cont_codes).repeat(num_classes, 1)
         y = torch.arange(num_classes).repeat_interleave(8)
         return z, y, 8
     n = sample_count
-    return fixed_noise(z_dim, n, seed), None, int(np.ceil(np.sqrt(n)))
+    return fixed_noise(z_dim, n, seed, cont_codes), None, int(np.ceil(np.sqrt(n)))
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -161,7 +172,7 @@ def generate(G, n: int, *, seed: int = 0, label: int | None = None, z: torch.Ten
     """n outputs of G: images [n, C, H, W] in [-1, 1] or points [n, 2]. Conditional models get
     ``label`` for every sample, or labels cycling over all classes when it is None."""
     if z is None:
-        z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(int(seed)))
+        z = fixed_noise(G.z_dim, n, seed, getattr(G, "cont_codes", 0))
     y = None
     if G.num_classes:
         if label is None:

@@ -65,6 +65,11 @@ class SpeedPlan:
         return d
 
 
+# Plain eager fp32 on the CPU: what a resume's trial build of a checkpoint's networks uses.
+PLAIN = SpeedPlan(threads=None, autocast=None, channels_last=False, fused_adam=False, joint_d_batch=False,
+                  compile_mode=None, cudnn_benchmark=False)
+
+
 def physical_cores() -> int:
     """Physical CPU cores this process may run on (hyper-threads are not counted: two threads on
     one core share its vector units and gain little for convolutions and matrix products)."""

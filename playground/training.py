@@ -25,7 +25,7 @@ import torch
 from . import devices, monitor, quality, registry, speed
 from .config import TrainConfig, is_snapshot_epoch
 from .data import LoadedData
-from .families import Batch, build_step
+from .families import Batch, build_step, step_class
 from .i18n import N_, msg
 from .live import ControlPoller, LiveState
 from .models import ModelSpec
@@ -65,7 +65,7 @@ def model_spec(cfg: TrainConfig, info) -> ModelSpec:
         raise ValueError("conditional: this dataset has no class labels (put images in one subfolder "
                          "per class, or turn conditional off)")
     points = info.kind == "points"
-    return ModelSpec(
+    spec = ModelSpec(
         arch=cfg.arch, z_dim=cfg.z_dim,
         channels=0 if points else info.channels, image_size=0 if points else info.image_size,
         num_classes=info.num_classes if cfg.conditional else 0,
@@ -75,6 +75,7 @@ def model_spec(cfg: TrainConfig, info) -> ModelSpec:
         # The WGAN-GP penalty is per sample; BatchNorm would mix samples in the critic.
         d_batchnorm=cfg.batchnorm and not registry.objective(cfg.objective).gradient_penalty,
         minibatch_std=cfg.minibatch_std, dropout=cfg.dropout, embed_dim=cfg.embed_dim)
+    return step_class(cfg.family).adapt_spec(spec, cfg, info)
 
 
 @dataclass
@@ -248,7 +249,7 @@ class Trainer:
         self.outputs.write_samples(epoch)
         if is_snapshot_epoch(self.cfg.snapshot_schedule, epoch, self.cfg.epochs) or epoch == 0:
             self.outputs.save_snapshot(epoch, self.step)
-        records = self._quality_and_events(epoch, records)
+        records = self._quality_and_events(epoch, records) + self.step_impl.epoch_records(epoch, self.data)
         self.run.append_metrics(records)
         if epoch > 0:
             self.outputs.save_train_checkpoint(self.epoch, self.step, self.live.as_dict())
@@ -265,7 +266,7 @@ class Trainer:
             x = x.float().div_(127.5).sub_(1.0)
             if self.speed.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-        y = self.data.y[idx] if (self.spec.num_classes and self.data.y is not None) else None
+        y = self.data.y[idx] if (self.step_impl.wants_labels and self.data.y is not None) else None
         return x, y
 
     def _control(self, epoch: int) -> bool:

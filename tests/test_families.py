@@ -91,3 +91,40 @@ def test_trainer_runs_a_family_through_the_public_epoch_interface(tmp_path, tiny
     assert run.sample_epochs() == [] and run.train_checkpoint_stems() == []
     t.finish_epoch(1, stats)
     assert run.sample_epochs() == [1] and len(run.train_checkpoint_stems()) == 1
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_a_family_may_widen_d_and_condition_g_alone(arch):
+    """The model options families build on: D with class outputs on its shared body, a G-only
+    condition (D is not told the label), and InfoGAN's continuous codes at the front of z."""
+    from playground import sampling
+    from playground.models import ModelSpec, build_models
+
+    spec = ModelSpec(arch, z_dim=6, num_classes=3, d_outputs=4, d_labels=False, cont_codes=2,
+                     label_role="code", g_hidden=(16,), d_hidden=(16,), g_filters=4, d_filters=4)
+    torch.manual_seed(0)
+    G, D = build_models(spec)
+    assert D.num_classes == 0 and D.embed is None and G.num_classes == 3 and G.cont_codes == 2
+    z = sampling.fixed_noise(6, 5, 7, cont_codes=2)
+    assert z[:, :2].abs().max() <= 1 and torch.equal(z[:, 2:], sampling.fixed_noise(6, 5, 7)[:, 2:])
+    x = G(z, torch.tensor([0, 1, 2, 0, 1]))
+    h = D.body(x)
+    out = D(x, torch.tensor([0, 1, 2, 0, 1]))          # labels are ignored by an unconditioned D
+    assert out.shape == (5, 4) and torch.equal(out, D.logits(h))
+    assert h.flatten(1).shape[1] == D.feature_dim
+    with pytest.raises(ValueError, match="label_role"):
+        ModelSpec(arch, label_role="colour").validate()
+    with pytest.raises(ValueError, match="cont_codes"):
+        ModelSpec(arch, z_dim=2, cont_codes=3).validate()
+
+
+def test_config_refuses_a_family_where_it_cannot_train(tiny_cfg, monkeypatch):
+    from playground.config import ConfigError, TrainConfig
+
+    fam = registry.Family("only-images", "x", "gan", points=False, conditional=False, objectives=("bce",))
+    monkeypatch.setitem(registry.FAMILIES, fam.name, fam)
+    monkeypatch.setattr("playground.config.FAMILY_NAMES", tuple(registry.FAMILIES))
+    with pytest.raises(ConfigError) as e:
+        TrainConfig(dataset="ring", arch="toy", family="only-images", conditional=True, objective="hinge").validate()
+    assert set(e.value.errors) >= {"family", "conditional", "objective"}
+    TrainConfig(dataset="mnist", family="only-images").validate()

@@ -35,6 +35,7 @@ class GanStep:
     ``GAUGES`` (returned on measuring steps) are reported as last seen.
     ``end_step()`` runs after both (bookkeeping such as a replay buffer)."""
 
+    SNAPSHOT_MODULES: tuple[str, ...] = ("G",)   # what a generator snapshot holds (BiGAN adds "E")
     D_STATS: tuple[str, ...] = ()
     G_STATS: tuple[str, ...] = ()
     GAUGES: tuple[str, ...] = ()
@@ -43,6 +44,19 @@ class GanStep:
 
     modules: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
+
+    # ------------------------------------------------------------- before building
+    @classmethod
+    def adapt_spec(cls, spec, cfg, info):
+        """The ModelSpec this family trains, from the one the config and the data describe (a
+        family whose D classifies, or whose G takes codes, changes it); the default keeps it."""
+        return spec
+
+    @property
+    def wants_labels(self) -> bool:
+        """The loop passes the data's labels in ``Batch.y`` (conditional models; families that
+        train on labels, such as the semi-supervised GAN, say so)."""
+        return bool(self.modules["G"].spec.num_classes)
 
     # --------------------------------------------------------------- for the loop
     def d_step(self, batch: Batch) -> dict[str, Tensor]:
@@ -53,6 +67,11 @@ class GanStep:
 
     def end_step(self) -> None:
         pass
+
+    def epoch_records(self, epoch: int, data) -> list[dict]:
+        """Extra metrics records written with epoch ``epoch``'s line (0: before training), e.g. a
+        classifier's test accuracy; each a dict with "type" and "epoch". ``data`` is the LoadedData."""
+        return []
 
     def set_learning_rates(self, live: dict) -> None:
         """Apply the live settings' learning rates to the optimizers (``opt_g`` ← lr_g, …)."""

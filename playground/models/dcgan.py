@@ -97,6 +97,8 @@ class DCGANGenerator(nn.Module):
         self.spec = spec
         self.z_dim = spec.z_dim
         self.num_classes = spec.num_classes
+        self.cont_codes = spec.cont_codes     # InfoGAN: z's first entries are codes in [-1, 1]
+        self.label_role = spec.label_role
         self.output_shape = spec.data_shape
         self.embed = nn.Embedding(spec.num_classes, spec.embed_dim) if spec.num_classes else None
 
@@ -131,22 +133,23 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """D(x, y=None): x [N, C, H, W], y int64 [N] -> logits [N] (no sigmoid)."""
+    """D(x, y=None): x [N, C, H, W], y int64 [N] -> logits [N] (no sigmoid), or [N, d_outputs] for a
+    family whose D has class outputs."""
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.num_classes = spec.num_classes
+        self.num_classes = spec.num_classes if spec.d_labels else 0   # labels D is given
         self.input_shape = spec.data_shape
         size = spec.image_size
         # The label enters as one extra image channel.
-        self.embed = nn.Embedding(spec.num_classes, size * size) if spec.num_classes else None
+        self.embed = nn.Embedding(self.num_classes, size * size) if self.num_classes else None
 
         s0, n_up = geometry(size)
         bn = spec.d_batchnorm
         k = spec.kernel_size
         ch = spec.d_filters
-        c_in = spec.channels + (1 if spec.num_classes else 0)
+        c_in = spec.channels + (1 if self.num_classes else 0)
         # [N, C (+1), H, W]; no BN on the input layer (Radford et al.)
         layers: list[nn.Module] = [_down(c_in, ch, k, bias=False), nn.LeakyReLU(_SLOPE, inplace=True)]
         layers += [Dropout(spec.dropout)] if spec.dropout > 0 else []
@@ -162,16 +165,27 @@ class DCGANDiscriminator(nn.Module):
             layers.append(MinibatchStd())  # [N, ch + 1, s0, s0]
             ch += 1
         self.features = nn.Sequential(*layers)
-        self.head = WholeInputConv(ch, 1, s0, 1, 0, bias=False)  # [N, 1, 1, 1]
+        self.feature_dim = ch * s0 * s0
+        self.head = WholeInputConv(ch, spec.d_outputs, s0, 1, 0, bias=False)  # [N, d_outputs, 1, 1]
         self.apply(init_dcgan_weights)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def body(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """D's feature maps before its last layer: [N, ch, s0, s0] (``feature_dim`` values each;
+        extra heads of a family read them flattened)."""
         check_data(x, self.input_shape)
         y = check_labels(y, x.shape[0], self.num_classes, "discriminator")
         if y is not None:
             label_map = self.embed(y).view(x.shape[0], 1, *x.shape[2:])  # [N, 1, H, W]
             x = torch.cat([x, label_map], dim=1)  # [N, C + 1, H, W]
-        return self.head(self.features(x)).flatten()  # [N, 1, 1, 1] -> [N]
+        return self.features(x)
+
+    def logits(self, h: Tensor) -> Tensor:
+        """The last layer on ``body``'s features: [N] (one output) or [N, d_outputs]."""
+        out = self.head(h).flatten(1)  # [N, d_outputs]
+        return out.squeeze(1) if out.shape[1] == 1 else out
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.logits(self.body(x, y))  # [N] or [N, d_outputs]
 
 
 def build_dcgan(spec: ModelSpec) -> tuple[DCGANGenerator, DCGANDiscriminator]:

@@ -28,6 +28,8 @@ class MLPGenerator(nn.Module):
         self.spec = spec
         self.z_dim = spec.z_dim
         self.num_classes = spec.num_classes
+        self.cont_codes = spec.cont_codes     # InfoGAN: z's first entries are codes in [-1, 1]
+        self.label_role = spec.label_role
         self.output_shape = spec.data_shape
         self.embed = nn.Embedding(spec.num_classes, spec.embed_dim) if spec.num_classes else None
 
@@ -51,17 +53,18 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """D(x, y=None): x [N, C, H, W] or [N, 2], y int64 [N] -> logits [N] (no sigmoid)."""
+    """D(x, y=None): x [N, C, H, W] or [N, 2], y int64 [N] -> logits [N] (no sigmoid), or
+    [N, d_outputs] for a family whose D has class outputs."""
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.num_classes = spec.num_classes
+        self.num_classes = spec.num_classes if spec.d_labels else 0   # labels D is given
         self.input_shape = spec.data_shape
-        self.embed = nn.Embedding(spec.num_classes, spec.embed_dim) if spec.num_classes else None
+        self.embed = nn.Embedding(self.num_classes, spec.embed_dim) if self.num_classes else None
 
         layers: list[nn.Module] = []
-        width = spec.data_dim + (spec.embed_dim if spec.num_classes else 0)  # [N, C*H*W (+ embed_dim)]
+        width = spec.data_dim + (spec.embed_dim if self.num_classes else 0)  # [N, C*H*W (+ embed_dim)]
         for hidden in spec.d_hidden:
             layers += [nn.Linear(width, hidden), nn.LeakyReLU(_SLOPE, inplace=True)]  # [N, hidden]
             if spec.dropout > 0:
@@ -71,15 +74,25 @@ class MLPDiscriminator(nn.Module):
             layers.append(MinibatchStd())  # [N, hidden + 1]
             width += 1
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(width, 1)  # [N, 1]
+        self.feature_dim = width
+        self.head = nn.Linear(width, spec.d_outputs)  # [N, d_outputs]
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def body(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """D's features before its last layer: [N, feature_dim] (extra heads of a family read them)."""
         check_data(x, self.input_shape)
         y = check_labels(y, x.shape[0], self.num_classes, "discriminator")
         h = x.flatten(1)  # [N, C*H*W] or [N, 2]
         if y is not None:
             h = torch.cat([h, self.embed(y)], dim=1)  # [N, C*H*W + embed_dim]
-        return self.head(self.features(h)).squeeze(1)  # [N]
+        return self.features(h)
+
+    def logits(self, h: Tensor) -> Tensor:
+        """The last layer on ``body``'s features: [N] (one output) or [N, d_outputs]."""
+        out = self.head(h)
+        return out.squeeze(1) if out.shape[1] == 1 else out
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.logits(self.body(x, y))  # [N] or [N, d_outputs]
 
 
 def build_mlp(spec: ModelSpec) -> tuple[MLPGenerator, MLPDiscriminator]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..registry import (ARCH_NAMES as ARCHS, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES,
-                        KERNEL_SIZES, MODEL_RANGES, UPSAMPLES)
+                        KERNEL_SIZES, LABEL_ROLES, MODEL_RANGES, UPSAMPLES)
 
 POINT_DIM = 2  # toy data are points in the plane
 
@@ -41,6 +41,12 @@ class ModelSpec:
     minibatch_std: bool = False  # D appends a minibatch-stddev feature before its last layer
     dropout: float = 0.0  # D dropout probability
     embed_dim: int = 50  # label embedding size for conditional models
+    # GAN families (playground/families/) whose D does more than judge real against fake:
+    d_outputs: int = 1  # D's output width: [N] when 1, [N, d_outputs] otherwise (class heads)
+    d_labels: bool = True  # a conditional D gets the labels as input; False: only G is conditioned
+    # (AC-GAN and InfoGAN, whose D predicts the class or code instead of being told it)
+    cont_codes: int = 0  # InfoGAN: the first cont_codes entries of G's z are codes uniform in [-1, 1]
+    label_role: str = "class"  # what G's labels are: "class" (the data's classes) or "code" (InfoGAN)
 
     def __post_init__(self) -> None:
         # Accept lists (e.g. straight from JSON) for the hidden sizes, but store tuples so the spec
@@ -150,6 +156,12 @@ class ModelSpec:
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not lo <= dropout <= hi:
             raise ValueError(f"ModelSpec.dropout must be a number in [{lo:g}, {hi:g}]; got {dropout!r}")
         _check_int("embed_dim", self.embed_dim, *MODEL_RANGES["embed_dim"])
+        _check_int("d_outputs", self.d_outputs, *MODEL_RANGES["d_outputs"])
+        if not isinstance(self.d_labels, bool):
+            raise ValueError(f"ModelSpec.d_labels must be true or false; got {self.d_labels!r}")
+        _check_int("cont_codes", self.cont_codes, 0, self.z_dim)
+        if self.label_role not in LABEL_ROLES:
+            raise ValueError(f"ModelSpec.label_role must be one of {', '.join(LABEL_ROLES)}; got {self.label_role!r}")
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
