@@ -15,6 +15,17 @@ from .i18n import N_
 
 
 @dataclass(frozen=True)
+class Chart:
+    """A chart the Watch page draws for a family's own metrics (e.g. a classifier's accuracy)."""
+
+    title: str                              # message id
+    series: tuple[tuple[str, str], ...]     # (key in the metrics records, legend label message id)
+    record_type: str = "epoch"              # the metrics.jsonl records that carry the keys
+    caption: str = ""                       # message id: what to look at, in plain words
+    percent: bool = False                   # values in [0, 1] shown as percentages
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     title: str                 # message id
@@ -24,7 +35,10 @@ class Family:
     needs_labels: bool = False  # trains on the data's class labels (the dataset must have them)
     conditional: bool = True   # the config's "conditional" switch applies
     objectives: tuple[str, ...] = ()   # the objectives it trains with (empty: every one)
-    settings: tuple[str, ...] = ()     # config fields only this family uses (the form shows them for it)
+    # config fields only this family uses, with their visible names (message ids): the Train form
+    # shows them for this family alone; their help texts are config.field_help()'s
+    settings: tuple[tuple[str, str], ...] = ()
+    charts: tuple[Chart, ...] = ()     # the Watch page's charts of the family's own metrics
 
 
 @dataclass(frozen=True)
@@ -113,7 +127,7 @@ def family(name: str) -> Family:
 
 def family_settings() -> set[str]:
     """Config fields that some family owns (shown in the form only for it)."""
-    return {f for fam in FAMILIES.values() for f in fam.settings}
+    return {name for fam in FAMILIES.values() for name, _ in fam.settings}
 
 
 def architecture(name: str) -> Architecture:
