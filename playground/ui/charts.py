@@ -13,10 +13,11 @@ import plotly.graph_objects as go
 
 from playground.i18n import format_number, t
 from playground.live import LIVE_SETTINGS
-from playground.registry import OBJECTIVES
+from playground.registry import OBJECTIVES, Chart
 
 D_COLOUR, G_COLOUR = "#1f77b4", "#e8710a"
 REAL_COLOUR, FAKE_COLOUR = "#188038", "#c5221f"
+SERIES_COLOURS = ("#188038", "#c5221f", "#1f77b4", "#e8710a", "#9334e6")
 SELECTED_COLOUR = "#5f6368"
 CHANGE_COLOUR = "#9334e6"
 CHANGE_NAMES = {s.name: s.label for s in LIVE_SETTINGS}   # what a change marker names
@@ -145,3 +146,25 @@ def d_output_figure(steps: list[dict], epochs: list[dict], objective: str, chang
              else t("How sure D is that an image is real", lang))
     return _layout(fig, title, t("critic score", lang) if critic else t("probability 'real'", lang),
                    height, lang)
+
+
+def family_figure(chart: Chart, records: list[dict], selected_epoch: int | None = None, height: int = 300,
+                  lang: str = "en") -> go.Figure:
+    """One of a family's own charts (registry.Chart): each series by epoch, as lines with markers;
+    a series that holds one value for the whole run (a baseline) is drawn as a flat dashed line."""
+    fig = go.Figure()
+    fmt = "%{y:.1%}" if chart.percent else "%{y:.3f}"
+    for (key, label), colour in zip(chart.series, SERIES_COLOURS * 4):
+        pts = [(float(r.get("epoch", 0)), r[key]) for r in records
+               if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        flat = len(set(ys)) == 1 and len(ys) > 1
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines" if flat else "lines+markers", name=t(label, lang),
+                                 line=dict(color=colour, width=2, dash="dash" if flat else "solid"),
+                                 marker=dict(size=7), hovertemplate=fmt))
+    if chart.percent:
+        fig.update_yaxes(range=[-0.02, 1.02], tickformat=".0%")
+    _marks(fig, [], 0, selected_epoch, lang)
+    return _layout(fig, t(chart.title, lang), "", height, lang)

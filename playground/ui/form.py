@@ -27,10 +27,10 @@ from playground.registry import (ARCH_NAMES, ARCHITECTURES, FAMILIES, FAMILY_NAM
 KEY = "train."
 
 # The settings a beginner sees first; the rest are in the expanders below, in this order.
-MAIN = ("dataset", "arch", "objective", "epochs", "batch_size", "lr_g", "lr_d")
+MAIN = ("dataset", "family", "arch", "objective", "epochs", "batch_size", "lr_g", "lr_d")
 # Section titles are message ids (translated where drawn).
 SECTIONS = {
-    N_("Model"): ("family", "conditional", "z_dim", "g_hidden", "d_hidden", "g_filters", "d_filters",
+    N_("Model"): ("conditional", "z_dim", "g_hidden", "d_hidden", "g_filters", "d_filters",
               "kernel_size", "upsample", "batchnorm", "minibatch_std", "dropout", "embed_dim"),
     N_("Optimisation"): ("beta1", "beta2", "weight_decay", "d_steps", "gp_weight"),
     N_("Stabilising tricks"): ("label_smoothing", "instance_noise", "instance_noise_epochs", "replay",
@@ -88,8 +88,12 @@ CHOICES = {
     "image_size": ((0, 28, 32, 64), {0: N_("the dataset's own"), 28: "28 px", 32: "32 px", 64: "64 px"}),
     "channels": ((0, 1, 3), {0: N_("the dataset's own"), 1: N_("grey"), 3: N_("colour")}),
 }
+# A family's own settings are drawn under the family picker, for that family alone.
+LABELS.update({name: label_ for fam in FAMILIES.values() for name, label_ in fam.settings})
+FAMILY_SETTINGS = {fam.name: tuple(name for name, _ in fam.settings) for fam in FAMILIES.values()}
 # Settings of newer cores that this form does not name yet still get a widget, under Execution.
-_KNOWN = set(MAIN) | set(OTHER) | {n for names in SECTIONS.values() for n in names}
+_KNOWN = (set(MAIN) | set(OTHER) | {n for names in SECTIONS.values() for n in names}
+          | {n for names in FAMILY_SETTINGS.values() for n in names})
 _ALL = [f.name for f in dataclasses.fields(TrainConfig)]
 SECTIONS["Execution"] = tuple(n for n in SECTIONS["Execution"] if n in _ALL) + tuple(
     n for n in _ALL if n not in _KNOWN)
@@ -207,16 +211,20 @@ def check(values: dict) -> tuple[TrainConfig | None, dict[str, str]]:
     return (None if errors else cfg), errors
 
 
-def field(name: str, default, slots: dict, devices: list[str] | None = None, prefix: str = KEY):
+def field(name: str, default, slots: dict, devices: list[str] | None = None, prefix: str = KEY,
+          choices: tuple | None = None):
     """Draw the widget of one field (its preset value as the start) and an empty slot under it
     for its validation message (``slots[name]``, filled by :func:`show_errors`); the value.
-    ``prefix``: the widgets' key prefix (the Train form's, or the Watch page's live settings)."""
+    ``prefix``: the widgets' key prefix (the Train form's, or the Watch page's live settings);
+    ``choices``: the options of a choice field when fewer than all apply."""
     label_, key = label(name), prefix + name
     help_ = tr(field_help()[name]) if name in field_help() else None
     if name == "objective":   # the terms of papers stay; each gets a plain explanation
         help_ = "\n\n".join(tr(glossary.TERMS[k]) for k in OBJECTIVE_NAMES)
     if name == "device":
         options, titles = devices or ["auto", "cpu"], {}
+    elif choices is not None:   # fewer choices than the field has (the objectives of one family)
+        options, titles = choices, CHOICES[name][1]
     elif name in CHOICES:
         options, titles = CHOICES[name]
     else:
@@ -241,9 +249,29 @@ def field(name: str, default, slots: dict, devices: list[str] | None = None, pre
     return value
 
 
-def fields_in_columns(names, defaults: dict, slots: dict, columns: int, devices=None) -> dict:
-    """Draw ``names`` left to right in rows of ``columns``; returns {field: value}."""
+def applies(name: str, family: str) -> bool:
+    """Whether the setting ``name`` means anything for a run of ``family`` (a family's own settings
+    only for it; "conditional" only where the family lets G and D be given the class)."""
+    fam = FAMILIES.get(family)
+    if fam is None:
+        return True
+    if name == "conditional":
+        return fam.conditional
+    owners = [f for f, names in FAMILY_SETTINGS.items() if name in names]
+    return not owners or family in owners
+
+
+def objective_choices(family: str) -> tuple:
+    fam = FAMILIES.get(family)
+    return fam.objectives if fam is not None and fam.objectives else OBJECTIVE_NAMES
+
+
+def fields_in_columns(names, defaults: dict, slots: dict, columns: int, devices=None, family: str | None = None) -> dict:
+    """Draw ``names`` left to right in rows of ``columns`` (those that apply to ``family``); returns
+    {field: value}."""
     out = {}
+    if family is not None:
+        names = [n for n in names if applies(n, family)]
     for i in range(0, len(names), columns):
         for col, name in zip(st.columns(columns), names[i:i + columns]):
             with col:

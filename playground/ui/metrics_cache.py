@@ -16,7 +16,8 @@ from playground.runs import Run
 
 @dataclass
 class MetricsCache:
-    """Records of one run split by type: ``steps``, ``epochs``, ``changes`` and ``events``."""
+    """Records of one run split by type: ``steps``, ``epochs``, ``changes``, ``events``, and the
+    records of a family's own types in ``other``."""
 
     offset: int = 0
     inode: int | None = None
@@ -24,10 +25,17 @@ class MetricsCache:
     epochs: list[dict] = field(default_factory=list)
     changes: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
+    other: dict[str, list[dict]] = field(default_factory=dict)   # a family's own records, by type
 
     def reset(self) -> None:
         self.offset, self.inode = 0, None
         self.steps, self.epochs, self.changes, self.events = [], [], [], []
+        self.other = {}
+
+    def of_type(self, kind: str) -> list[dict]:
+        """The records of type ``kind`` read so far."""
+        known = {"step": self.steps, "epoch": self.epochs, "change": self.changes, "event": self.events}
+        return known[kind] if kind in known else self.other.get(kind, [])
 
     def update(self, run: Run) -> int:
         """Read what was appended since the last call; returns the number of new records."""
@@ -53,4 +61,6 @@ class MetricsCache:
                 self.changes.append(r)
             elif kind == "event":
                 self.events.append(r)
+            elif isinstance(kind, str):
+                self.other.setdefault(kind, []).append(r)
         return len(records)

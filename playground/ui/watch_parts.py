@@ -14,6 +14,7 @@ import streamlit as st
 
 from playground.config import ConfigError, TrainConfig
 from playground.live import BY_NAME as LIVE_BY_NAME, LIVE_SETTINGS
+from playground.registry import FAMILIES
 from playground.runs import ACTIVE_STATES, RunError, effective_state
 from playground.ui import charts, explain, exports, layout, runinfo
 from playground.i18n import render
@@ -186,8 +187,24 @@ def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int
         st.plotly_chart(d_out, key=f"dout::{ref.key}", config={"displaylogo": False})
         st.caption(tr(explain.CRITIC) if charts.is_critic(cfg.objective, m.steps or m.epochs)
                    else tr(explain.PROBABILITIES))
+    family_charts(ref, cfg, m, selected)
     with layout.clutter(), st.expander(tr("The worker's log")):
         st.code(runinfo.log_tail(run) or tx("(empty so far)"), language=None)
+
+
+def family_charts(ref: RunRef, cfg: TrainConfig, m, selected) -> None:
+    """The charts of the run's family's own metrics (registry.Family.charts), each with its caption."""
+    fam = FAMILIES.get(cfg.family)
+    for i, chart in enumerate(fam.charts if fam else ()):
+        records = m.of_type(chart.record_type)
+        if not any(k in r for r in records for k, _ in chart.series):
+            continue
+        fig = charts.family_figure(chart, records, selected, lang=lang())
+        if layout.presenting():
+            fig.update_layout(height=420, font=dict(size=17))
+        st.plotly_chart(fig, key=f"family{i}::{ref.key}", config={"displaylogo": False})
+        if chart.caption:
+            st.caption(tr(chart.caption))
 
 
 def event_text(ev: dict, language: str) -> str:

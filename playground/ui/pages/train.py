@@ -5,6 +5,7 @@ import streamlit as st
 
 from playground.config import TOY_NAMES, ConfigError
 from playground.presets import PRESETS
+from playground.registry import FAMILIES
 from playground.runs import RunError
 from playground.ui import form
 from playground.ui.common import PAGES, job_manager, runs_root
@@ -28,9 +29,16 @@ def main() -> None:
     values.update(basics_ui(defaults, slots))
     saved = data_ui(values["dataset"], slots)
     values["data_dir"] = str(saved.path) if saved else ""
-    values.update(form.fields_in_columns(("objective", "epochs", "batch_size", "lr_g", "lr_d"), defaults,
-                                         slots, columns=5))
-    values.update(more_settings_ui(defaults, slots, devices, device_note))
+    family = values["family"]
+    values.update(family_ui(family, defaults, slots))
+    cols = st.columns(5)
+    with cols[0]:
+        values["objective"] = form.field("objective", defaults["objective"], slots,
+                                         choices=form.objective_choices(family))
+    for col, name in zip(cols[1:], ("epochs", "batch_size", "lr_g", "lr_d")):
+        with col:
+            values[name] = form.field(name, defaults[name], slots)
+    values.update(more_settings_ui(defaults, slots, devices, device_note, family))
     about_preset_ui(about_preset, preset, values["dataset"])
     if saved and not values.get("name"):
         # a run of one's own images is not "classroom": name it after what it learns from
@@ -68,16 +76,26 @@ def preset_ui() -> str:
 def basics_ui(defaults: dict, slots: dict) -> dict:
     """The run's name, its data and its architecture, side by side at the top."""
     values = {}
-    top = st.columns([2, 2, 2])
+    top = st.columns(4)
     with top[0]:
         values["name"] = st.text_input(form.label("name"), key=form.KEY + "name", max_chars=100,
                                        placeholder=tx("e.g. my first DCGAN"),
                                        help=tr("Shown in the run lists; you can rename the run later."))
-    with top[1]:
-        values["dataset"] = form.field("dataset", defaults["dataset"], slots)
-    with top[2]:
-        values["arch"] = form.field("arch", defaults["arch"], slots)
+    for col, name in zip(top[1:], ("dataset", "family", "arch")):
+        with col:
+            values[name] = form.field(name, defaults[name], slots)
     return values
+
+
+def family_ui(family: str, defaults: dict, slots: dict) -> dict:
+    """What the chosen GAN family adds, in plain words, and the settings that are its alone."""
+    fam = FAMILIES.get(family)
+    if fam is None:
+        return {}
+    if fam.explanation:
+        st.caption(f"**{tr(fam.title)}** — {tr(fam.explanation)}")
+    names = form.FAMILY_SETTINGS.get(family, ())
+    return form.fields_in_columns(names, defaults, slots, columns=4) if names else {}
 
 
 def data_ui(dataset: str, slots: dict):
@@ -93,14 +111,15 @@ def data_ui(dataset: str, slots: dict):
     return saved
 
 
-def more_settings_ui(defaults: dict, slots: dict, devices: list[str], device_note: str) -> dict:
+def more_settings_ui(defaults: dict, slots: dict, devices: list[str], device_note: str, family: str) -> dict:
     values = {}
     st.subheader(tr("More settings"))
     for title, names in form.SECTIONS.items():
         with st.expander(tr(title)):
             if title == "Execution":   # the message id
                 st.caption(device_note)
-            values.update(form.fields_in_columns(names, defaults, slots, columns=3, devices=devices))
+            values.update(form.fields_in_columns(names, defaults, slots, columns=3, devices=devices,
+                                                 family=family))
     return values
 
 
