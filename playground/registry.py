@@ -31,6 +31,7 @@ class Family:
     title: str                 # message id
     module: str                # playground.families.<module> defines the family's GanStep
     explanation: str = ""      # message id: what the family adds and what to look at, in plain words
+    short: str = ""            # message id: its name in a run's one-line description (e.g. "InfoGAN")
     points: bool = True        # trains on the 2D toys too (else images only)
     needs_labels: bool = False  # trains on the data's class labels (the dataset must have them)
     conditional: bool = True   # the config's "conditional" switch applies

@@ -121,7 +121,7 @@ def run_label(ref: RunRef) -> str:
                       epochs=epochs, state=state)
         # where it stands before what it is: a narrow screen cuts the end of the line, not the state
         return tx("{name} — epoch {epoch}/{epochs} ({state}) — {what}", name=prefix + name,
-                  what=what_of(cfg.arch, cfg.objective, cfg.dataset, cfg.conditional),
+                  what=what_of(cfg.arch, cfg.objective, cfg.dataset, cfg.conditional, family=cfg.family),
                   epoch=epoch, epochs=epochs, state=state)
     except (RunError, ValueError, TypeError):
         return tx("{key} (unreadable)", key=ref.key)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from playground.config import TrainConfig
 from playground.i18n import N_, format_number, msg, stored_text, t
-from playground.registry import ARCHITECTURES, OBJECTIVES
+from playground.registry import ARCHITECTURES, FAMILIES, OBJECTIVES
 from playground.runs import ACTIVE_STATES, Run, RunError, atomic_write_json, open_entry, read_json
 
 LABEL_FILE = "label.json"
@@ -96,6 +96,7 @@ class RunSummary:
     arch: str = ""
     objective: str = ""
     conditional: bool = False
+    family: str = "gan"
     epoch: int = 0
     epochs: int = 0
     size_bytes: int = 0
@@ -112,18 +113,22 @@ class RunSummary:
         return self.what_in("en")
 
     def what_in(self, lang: str) -> str:
-        return what_of(self.arch, self.objective, self.dataset, self.conditional, lang)
+        return what_of(self.arch, self.objective, self.dataset, self.conditional, lang, self.family)
 
 
-def what_of(arch: str, objective: str, dataset: str, conditional: bool = False, lang: str | None = None) -> str:
-    """One line saying what a run is: architecture · objective · data, in ``lang`` (the page's
-    language when called from a page without one)."""
+def what_of(arch: str, objective: str, dataset: str, conditional: bool = False, lang: str | None = None,
+            family: str = "gan") -> str:
+    """One line saying what a run is: [family ·] architecture · objective · data, in ``lang`` (the
+    page's language when called from a page without one); the plain GAN family is not named."""
     if lang is None:
         from playground.ui.i18n import lang as page_lang
         lang = page_lang()
     arch_name = t(ARCH_NAMES.get(arch, arch), lang)
     if conditional:
         arch_name = t("conditional {arch}", lang, arch=arch_name)
+    fam = FAMILIES.get(family)
+    if family != "gan" and fam is not None:
+        arch_name = f"{t(fam.short or fam.name, lang)} · {arch_name}"
     return (f"{arch_name} · {t(OBJECTIVE_NAMES.get(objective, objective), lang)} · "
             f"{t(DATASET_NAMES.get(dataset, dataset), lang)}")
 
@@ -143,7 +148,7 @@ def summarize(run: Run, with_size: bool = False, lang: str | None = None) -> Run
     st = run.read_status()
     return RunSummary(
         name=display_name(run, cfg, lang), state=run.state(), dataset=cfg.dataset, arch=cfg.arch,
-        objective=cfg.objective, conditional=cfg.conditional, epoch=int(st.get("epoch") or 0),
+        objective=cfg.objective, conditional=cfg.conditional, family=cfg.family, epoch=int(st.get("epoch") or 0),
         epochs=int(st.get("epochs") or cfg.epochs), size_bytes=run.size_bytes() if with_size else 0,
         started=float(st.get("started") or run.config_path.stat().st_mtime))
 
