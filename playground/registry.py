@@ -67,7 +67,7 @@ class Objective:
 
 # GAN families: how a training step updates the networks (playground/families/).
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("gan", N_("GAN (unconditional or conditional)"), "gan",
+    Family("gan", N_("GAN"), "gan",
            N_("One generator against one discriminator: G turns noise into images, D tells them from "
               "real ones, and each learns from the other. Turn on \"conditional\" to give both the "
               "class label, so you can ask for a class.")),

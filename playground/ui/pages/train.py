@@ -39,6 +39,7 @@ def main() -> None:
         with col:
             values[name] = form.field(name, defaults[name], slots)
     values.update(more_settings_ui(defaults, slots, devices, device_note, family))
+    values["name"] = name_ui()
     about_preset_ui(about_preset, preset, values["dataset"])
     if saved and not values.get("name"):
         # a run of one's own images is not "classroom": name it after what it learns from
@@ -74,17 +75,21 @@ def preset_ui() -> str:
 
 
 def basics_ui(defaults: dict, slots: dict) -> dict:
-    """The run's name, its data and its architecture, side by side at the top."""
+    """The run's data, its GAN family and its architecture, side by side at the top."""
     values = {}
-    top = st.columns(4)
-    with top[0]:
-        values["name"] = st.text_input(form.label("name"), key=form.KEY + "name", max_chars=100,
-                                       placeholder=tx("e.g. my first DCGAN"),
-                                       help=tr("Shown in the run lists; you can rename the run later."))
-    for col, name in zip(top[1:], ("dataset", "family", "arch")):
+    for col, name in zip(st.columns(3), ("dataset", "family", "arch")):
         with col:
             values[name] = form.field(name, defaults[name], slots)
     return values
+
+
+def name_ui() -> str:
+    """The run's name, just above the start button."""
+    col, _ = st.columns([2, 3])
+    with col:
+        return st.text_input(form.label("name"), key=form.KEY + "name", max_chars=100,
+                             placeholder=tx("e.g. my first DCGAN"),
+                             help=tr("Shown in the run lists; you can rename the run later."))
 
 
 def family_ui(family: str, defaults: dict, slots: dict) -> dict:
