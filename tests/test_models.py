@@ -417,7 +417,7 @@ def test_spec_defaults_are_valid_and_shapes() -> None:
 
 
 BAD_SPECS = [
-    (dict(arch="resnet"), "arch", "mlp, dcgan, toy"),
+    (dict(arch="resnet"), "arch", "mlp, dcgan, fccgan, toy"),
     (dict(z_dim=0), "z_dim", "1..1024"),
     (dict(z_dim=2000), "z_dim", "1..1024"),
     (dict(z_dim=True), "z_dim", "1..1024"),
@@ -441,6 +441,13 @@ BAD_SPECS = [
     (dict(dropout=0.95), "dropout", r"\[0, 0.9\]"),     # the config's range: one range, one place
     (dict(dropout=-0.1), "dropout", r"\[0, 0.9\]"),
     (dict(embed_dim=0), "embed_dim", "1..1024"),
+    (dict(arch="fccgan", channels=0, image_size=0), "arch", "toy"),
+    (dict(image_size=256), "image_size", "28, 32, 64, 128"),
+    (dict(g_activation="tanh"), "g_activation", "auto, relu, leakyrelu"),
+    (dict(g_dropout=0.95), "g_dropout", r"\[0, 0.9\]"),
+    (dict(d_downsample="maxpool"), "d_downsample", "stride, avgpool"),
+    (dict(minibatch_disc=-1), "minibatch_disc", "0..512"),
+    (dict(minibatch_disc_dim=0), "minibatch_disc_dim", "1..128"),
 ]
 
 
