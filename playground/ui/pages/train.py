@@ -30,7 +30,7 @@ def main() -> None:
     values["data_dir"] = str(saved.path) if saved else ""
     values.update(form.fields_in_columns(("objective", "epochs", "batch_size", "lr_g", "lr_d"), defaults,
                                          slots, columns=5))
-    values.update(more_settings_ui(defaults, slots, devices, device_note))
+    values.update(more_settings_ui(defaults, slots, devices, device_note, values["arch"]))
     about_preset_ui(about_preset, preset, values["dataset"])
     if saved and not values.get("name"):
         # a run of one's own images is not "classroom": name it after what it learns from
@@ -93,14 +93,14 @@ def data_ui(dataset: str, slots: dict):
     return saved
 
 
-def more_settings_ui(defaults: dict, slots: dict, devices: list[str], device_note: str) -> dict:
+def more_settings_ui(defaults: dict, slots: dict, devices: list[str], device_note: str, arch: str) -> dict:
     values = {}
     st.subheader(tr("More settings"))
     for title, names in form.SECTIONS.items():
         with st.expander(tr(title)):
             if title == "Execution":   # the message id
                 st.caption(device_note)
-            values.update(form.fields_in_columns(names, defaults, slots, columns=3, devices=devices))
+            values.update(form.fields_in_columns(names, defaults, slots, columns=3, devices=devices, arch=arch))
     return values
 
 
