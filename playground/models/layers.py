@@ -102,6 +102,7 @@ class MinibatchDiscrimination(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         n = x.shape[0]
         m = (x @ self.T).view(n, self.kernels, self.kernel_dim).transpose(0, 1)   # [B, N, C]
+        m = m.float()   # distances in fp32 under bf16 autocast: exp(-d) of nearby samples needs the digits
         dist = torch.cdist(m, m, p=1)                                             # [B, N, N]
         o = torch.exp(-dist).sum(2).t()                                           # [N, B]
         return torch.cat([x, o.to(x.dtype)], dim=1)                               # [N, A + B]
