@@ -189,24 +189,33 @@ class DCGANDiscriminator(nn.Module):
             layers.append(MinibatchStd())  # [N, ch + 1, s0, s0]
             ch += 1
         self.features = nn.Sequential(*layers)
+        self.feature_dim = ch * s0 * s0
         if spec.minibatch_disc:   # [N, ch * s0 * s0] -> [N, ch * s0 * s0 + B] -> [N, 1]
-            self.minibatch_disc = MinibatchDiscrimination(ch * s0 * s0, spec.minibatch_disc, spec.minibatch_disc_dim)
-            self.head = nn.Linear(ch * s0 * s0 + spec.minibatch_disc, 1, bias=False)
+            self.minibatch_disc = MinibatchDiscrimination(self.feature_dim, spec.minibatch_disc,
+                                                          spec.minibatch_disc_dim)
+            self.head = nn.Linear(self.feature_dim + spec.minibatch_disc, 1, bias=False)
         else:
             self.minibatch_disc = None
             self.head = WholeInputConv(ch, 1, s0, 1, 0, bias=False)  # [N, 1, 1, 1]
         self.apply(init_dcgan_weights)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def body(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """D's feature maps before its last layer: [N, ch, s0, s0] (``feature_dim`` values each)."""
         check_data(x, self.input_shape)
         y = check_labels(y, x.shape[0], self.num_classes, "discriminator")
         if y is not None:
             label_map = self.embed(y).view(x.shape[0], 1, *x.shape[2:])  # [N, 1, H, W]
             x = torch.cat([x, label_map], dim=1)  # [N, C + 1, H, W]
-        h = self.features(x)  # [N, ch, s0, s0]
+        return self.features(x)
+
+    def logits(self, h: Tensor) -> Tensor:
+        """The last layer on ``body``'s features (after minibatch discrimination, when on): [N]."""
         if self.minibatch_disc is not None:
             return self.head(self.minibatch_disc(h.flatten(1))).flatten()  # [N, 1] -> [N]
         return self.head(h).flatten()  # [N, 1, 1, 1] -> [N]
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.logits(self.body(x, y))  # [N]
 
 
 def build_dcgan(spec: ModelSpec) -> tuple[DCGANGenerator, DCGANDiscriminator]:

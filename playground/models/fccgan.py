@@ -107,17 +107,25 @@ class FCCGANDiscriminator(nn.Module):
             dense.append(MinibatchDiscrimination(width, spec.minibatch_disc, spec.minibatch_disc_dim))
             width += spec.minibatch_disc  # [N, width + B]
         self.dense = nn.Sequential(*dense)
+        self.feature_dim = width
         self.head = nn.Linear(width, 1)  # [N, 1]
         self.apply(init_dcgan_weights)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def body(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """D's features before its last layer: [N, feature_dim], the output of its dense layers."""
         check_data(x, self.input_shape)
         y = check_labels(y, x.shape[0], self.num_classes, "discriminator")
         if y is not None:
             label_map = self.embed(y).view(x.shape[0], 1, *x.shape[2:])  # [N, 1, H, W]
             x = torch.cat([x, label_map], dim=1)  # [N, C + 1, H, W]
-        h = self.features(x).flatten(1)  # [N, ch * s0 * s0]
-        return self.head(self.dense(h)).squeeze(1)  # [N]
+        return self.dense(self.features(x).flatten(1))  # [N, ch * s0 * s0] -> [N, feature_dim]
+
+    def logits(self, h: Tensor) -> Tensor:
+        """The last layer on ``body``'s features: [N]."""
+        return self.head(h).squeeze(1)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.logits(self.body(x, y))  # [N]
 
 
 def build_fccgan(spec: ModelSpec) -> tuple[FCCGANGenerator, FCCGANDiscriminator]:
