@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass, fields
 
 from .i18n import N_, msg
-from .registry import (ARCH_NAMES, FAMILIES, FAMILY_NAMES, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES, KERNEL_SIZES,
-                       MODEL_RANGES, OBJECTIVE_NAMES, UPSAMPLES)
+from .registry import (ARCH_NAMES, ARCHITECTURES, D_DOWNSAMPLES, FAMILIES, FAMILY_NAMES, G_ACTIVATIONS, HIDDEN_LAYERS,
+                       HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES, KERNEL_SIZES, MODEL_RANGES, OBJECTIVE_NAMES,
+                       UPSAMPLES)
 
 FORMAT_VERSION = 1
 
@@ -28,7 +29,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 DATA_SOURCES = ("auto", "bundled", "download")
 
 # Fields a running job accepts from its control file (control.json; playground/live.py applies them).
-LIVE_FIELDS = ("lr_g", "lr_d", "d_steps")
+LIVE_FIELDS = ("lr_g", "lr_d", "d_steps", "g_steps")
 
 
 class ConfigError(ValueError):
@@ -53,7 +54,7 @@ class TrainConfig:
     dataset: str = "fashion-mnist"
     data_dir: str = ""              # npz file/folder, torchvision root, image folder or .zip
     data_source: str = "auto"       # auto: cached torchvision copy, else the bundled subset
-    image_size: int = 0             # 0 = the dataset's own (28 MNIST, 32 CIFAR-10, 64 folders)
+    image_size: int = 0             # 0 = the dataset's own (28 MNIST, 32 CIFAR-10, 64 folders); or 128
     channels: int = 0               # 0 = the dataset's own; 1 grey, 3 colour
     max_images: int = 0             # 0 = all; otherwise a class-balanced random subset
     # model
@@ -72,6 +73,11 @@ class TrainConfig:
     minibatch_std: bool = False
     dropout: float = 0.0
     embed_dim: int = 50
+    g_activation: str = "auto"      # G's hidden activation: auto (the architecture's own), relu, leakyrelu
+    g_dropout: float = 0.0          # dropout in G's hidden layers
+    d_downsample: str = "stride"    # dcgan/fccgan D: stride-2 conv, or conv + average pooling ("avgpool")
+    minibatch_disc: int = 0         # minibatch discrimination in D (Salimans et al. 2016): kernels, 0 = off
+    minibatch_disc_dim: int = 5     # the size of each minibatch-discrimination kernel
     # optimisation
     epochs: int = 25
     batch_size: int = 128
@@ -81,6 +87,7 @@ class TrainConfig:
     beta2: float = 0.999
     weight_decay: float = 0.0
     d_steps: int = 1                # D updates per G update (the critic steps of WGAN-GP)
+    g_steps: int = 1                # G updates in a row each time G trains: above 1, G learns more often than D
     gp_weight: float = 10.0
     # stabilising tricks
     label_smoothing: float = 0.0    # one-sided: real target = 1 - label_smoothing
@@ -237,6 +244,8 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _choice(e, "arch", c.arch, ARCH_NAMES)
     _choice(e, "objective", c.objective, OBJECTIVE_NAMES)
     _choice(e, "upsample", c.upsample, UPSAMPLES)
+    _choice(e, "d_downsample", c.d_downsample, D_DOWNSAMPLES)
+    _choice(e, "g_activation", c.g_activation, G_ACTIVATIONS)
     _choice(e, "precision", c.precision, PRECISIONS)
     _choice(e, "joint_d_batch", c.joint_d_batch, JOINT_D_BATCH)
     _choice(e, "compile_mode", c.compile_mode, COMPILE_MODES)
@@ -244,7 +253,7 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
         e["device"] = msg("must be one of {allowed} or cuda:N; got {value}", allowed=", ".join(DEVICE_CHOICES),
                           value=_short(c.device))
     if c.image_size not in (0, *IMAGE_SIZES):
-        e["image_size"] = msg("must be 28, 32 or 64 pixels (or 0 for the dataset's own); got {value}",
+        e["image_size"] = msg("must be 28, 32, 64 or 128 pixels (or 0 for the dataset's own); got {value}",
                               value=c.image_size)
     if c.channels not in (0, *IMAGE_CHANNELS):
         e["channels"] = msg("must be 1 (grey) or 3 (colour), or 0 for the dataset's own; got {value}",
@@ -252,8 +261,8 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _range(e, "max_images", c.max_images, 0, 10_000_000, what="a whole number")
     if c.dataset == "folder" and not c.data_dir:
         e["data_dir"] = msg("a folder or .zip of images is needed for the 'folder' dataset")
-    if c.dataset in TOY_NAMES and c.arch == "dcgan":
-        e["arch"] = msg("dcgan needs images; 2D toy data trains with the 'toy' (or 'mlp') architecture")
+    if c.dataset in TOY_NAMES and c.arch in ARCHITECTURES and not ARCHITECTURES[c.arch].points:
+        e["arch"] = msg("{arch} needs images; 2D toy data trains with the 'toy' (or 'mlp') architecture", arch=c.arch)
     if c.dataset not in TOY_NAMES and c.arch == "toy":
         e["arch"] = msg("the 'toy' architecture is for the 2D toy datasets; use mlp or dcgan for images")
     fam = FAMILIES.get(c.family)
@@ -271,7 +280,8 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
                                  allowed=", ".join(fam.objectives), value=repr(c.objective))
     if c.dataset == "spiral" and c.conditional:
         e["conditional"] = msg("the spiral has no classes to condition on; choose ring, grid or moons")
-    for name in ("z_dim", "g_filters", "d_filters", "embed_dim", "dropout"):
+    for name in ("z_dim", "g_filters", "d_filters", "embed_dim", "dropout", "g_dropout", "minibatch_disc",
+                 "minibatch_disc_dim"):
         lo, hi = MODEL_RANGES[name]
         _range(e, name, getattr(c, name), lo, hi, what="a whole number" if isinstance(lo, int) else "a number")
     (few, many), (small, large) = HIDDEN_LAYERS, HIDDEN_SIZE
@@ -290,6 +300,7 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _range(e, "beta2", c.beta2, 0.0, 0.99999)
     _range(e, "weight_decay", c.weight_decay, 0.0, 1.0)
     _range(e, "d_steps", c.d_steps, 1, 100, what="a whole number")
+    _range(e, "g_steps", c.g_steps, 1, 100, what="a whole number")
     _range(e, "gp_weight", c.gp_weight, 0.0, 1000.0)
     if c.label_smoothing != 0.0:
         _range(e, "label_smoothing", c.label_smoothing, 0.0, 0.5)
@@ -373,24 +384,39 @@ _HELP = {
     "dataset": N_("mnist, fashion-mnist, cifar10, folder (your images), or a 2D toy: ring, grid, spiral, moons"),
     "data_dir": N_("an .npz file or folder, a torchvision data root, or a folder/.zip of your images"),
     "data_source": N_("auto (cached full data, else the bundled subset), bundled, or download (torchvision)"),
-    "image_size": N_("28, 32 or 64 pixels (0 = the dataset's own)"),
+    "image_size": N_("28, 32, 64 or 128 pixels (0 = the dataset's own); 128 suits DCGAN or FCC-GAN on your own "
+                     "images"),
     "channels": N_("1 for grey, 3 for colour (0 = the dataset's own)"),
     "max_images": N_("train on a class-balanced random subset of this many images (0 = all)"),
     "family": N_("how each training step updates the networks: gan (unconditional or conditional GAN)"),
-    "arch": N_("mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), toy (small MLP for 2D data)"),
+    "arch": N_("mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), fccgan (DCGAN with dense "
+               "layers before G's and after D's convolutions, Barua 2019), toy (small MLP for 2D data)"),
     "objective": N_("bce (non-saturating), minimax (original), lsgan, hinge, wgan-gp"),
     "conditional": N_("feed class labels to G and D so you can ask for a class"),
     "z_dim": N_("size of the random noise vector z the generator starts from"),
-    "g_hidden": N_("mlp/toy generator layer sizes, e.g. 256,512,1024"),
-    "d_hidden": N_("mlp/toy discriminator layer sizes, e.g. 1024,512,256"),
-    "g_filters": N_("dcgan: filters in the generator's last hidden layer"),
-    "d_filters": N_("dcgan: filters in the discriminator's first layer"),
-    "kernel_size": N_("dcgan: convolution kernel size, 4 or 5"),
-    "upsample": N_("dcgan: convtranspose, or nearest (upsample + conv, avoids checkerboard artefacts)"),
-    "batchnorm": N_("dcgan: BatchNorm layers (never on G's output or D's input; off in the WGAN-GP critic)"),
+    "g_hidden": N_("mlp/toy generator layer sizes, e.g. 256,512,1024; fccgan: the dense layers before G's "
+                   "convolutions, e.g. 64,512"),
+    "d_hidden": N_("mlp/toy discriminator layer sizes, e.g. 1024,512,256; fccgan: the dense layers after D's "
+                   "convolutions, e.g. 256,128"),
+    "g_filters": N_("dcgan/fccgan: filters in the generator's last hidden layer"),
+    "d_filters": N_("dcgan/fccgan: filters in the discriminator's first layer"),
+    "kernel_size": N_("dcgan/fccgan: convolution kernel size, 4 or 5"),
+    "upsample": N_("dcgan/fccgan: convtranspose, or nearest (upsample + conv, avoids checkerboard artefacts)"),
+    "batchnorm": N_("dcgan/fccgan: BatchNorm layers (never on G's output or D's input; off in the WGAN-GP "
+                    "critic)"),
     "minibatch_std": N_("let D see the spread of the batch (helps against mode collapse)"),
     "dropout": N_("dropout in the discriminator (0 to 0.9)"),
     "embed_dim": N_("size of the label embedding for conditional models"),
+    "g_activation": N_("the generator's hidden activation: relu, leakyrelu, or auto (the architecture's own: "
+                       "ReLU in DCGAN and FCC-GAN, LeakyReLU in the MLP)"),
+    "g_dropout": N_("dropout in the generator's hidden layers (0 to 0.9): G draws with some of its units "
+                    "switched off at random"),
+    "d_downsample": N_("dcgan/fccgan: how D halves its images: stride (a stride-2 conv) or avgpool (a conv, "
+                       "then average pooling; against checkerboard artefacts)"),
+    "minibatch_disc": N_("minibatch discrimination (Salimans 2016): D compares each image with the rest of "
+                         "the batch through this many learned kernels, so a batch of near-copies gives itself "
+                         "away (0 = off; e.g. 32)"),
+    "minibatch_disc_dim": N_("the size of each minibatch-discrimination kernel (e.g. 5)"),
     "epochs": N_("passes over the training data"),
     "batch_size": N_("images per step"),
     "lr_g": N_("generator learning rate (Adam)"),
@@ -399,6 +425,8 @@ _HELP = {
     "beta2": N_("Adam beta2"),
     "weight_decay": N_("L2 weight decay for both optimizers"),
     "d_steps": N_("discriminator updates per generator update (5 for WGAN-GP)"),
+    "g_steps": N_("generator updates each time G trains (2: G learns twice as often as D), each on fresh "
+                  "noise"),
     "gp_weight": N_("WGAN-GP gradient penalty weight"),
     "label_smoothing": N_("one-sided label smoothing: real images are labelled 1 - this (e.g. 0.1)"),
     "instance_noise": N_("Gaussian noise std added to D's inputs, annealed to 0"),

@@ -30,6 +30,7 @@ LIVE_SETTINGS = (
     LiveSetting("lr_g", float, N_("Learning rate of G")),
     LiveSetting("lr_d", float, N_("Learning rate of D")),
     LiveSetting("d_steps", int, N_("D steps per G step")),
+    LiveSetting("g_steps", int, N_("G steps per D step")),
 )
 assert tuple(s.name for s in LIVE_SETTINGS) == LIVE_FIELDS
 BY_NAME = {s.name: s for s in LIVE_SETTINGS}
@@ -64,7 +65,7 @@ class LiveState:
         saved = saved or {}
         return cls({s.name: s.kind(saved.get(s.name, getattr(cfg, s.name))) for s in LIVE_SETTINGS})
 
-    def __getattr__(self, name):   # live.lr_g, live.d_steps
+    def __getattr__(self, name):   # live.lr_g, live.d_steps, live.g_steps
         values = self.__dict__.get("values", {})
         if name in values:
             return values[name]

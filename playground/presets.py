@@ -13,6 +13,11 @@ from .config import ConfigError, TrainConfig
 
 _MLP = dict(arch="mlp", g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256), dropout=0.3)
 _DCGAN = dict(arch="dcgan", g_filters=64, d_filters=64, kernel_size=4, batchnorm=True)
+# FCC-GAN (Barua et al. 2019): G's dense layers 64 and 512 before its convs, D's 256 and 128 after them
+# (playground/models/fccgan.py).
+_FCC = dict(arch="fccgan", g_hidden=(64, 512), d_hidden=(256, 128), g_filters=64, d_filters=64, kernel_size=4,
+            batchnorm=True, dropout=0.0)
+_FACES = dict(dataset="folder", image_size=64, channels=3, lr_g=1e-4, lr_d=1e-4, dropout=0.3, epochs=50)
 _ADAM = dict(lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, batch_size=128)
 # Gulrajani et al. 2017: Adam(1e-4, 0, 0.9), 5 critic steps, penalty weight 10, no BatchNorm in D.
 _WGAN = dict(objective="wgan-gp", lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, d_steps=5, gp_weight=10.0)
@@ -95,8 +100,40 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
        _DCGAN, _ADAM, dataset="folder", image_size=64, channels=3, epochs=5),
     _p("mlp-faces", N_("MLP face GAN (last course report)"),
        N_("A fully connected GAN on 64×64 face images with lr 1e-4 and D dropout 0.3."),
-       _MLP, _ADAM, dataset="folder", image_size=64, channels=3, lr_g=1e-4, lr_d=1e-4,
-       dropout=0.3, epochs=50),
+       _MLP, _ADAM, _FACES),
+    _p("mlp-faces-g-relu-dropout", N_("MLP face GAN with ReLU and dropout in G (faces report)"),
+       N_("The MLP face GAN with its generator changed as in the faces report's experiment: ReLU instead "
+          "of LeakyReLU in G's hidden layers, and dropout 0.3 in G as well as in D. Everything else is "
+          "the MLP face GAN's, so comparing the two runs shows what these two choices do to the faces."),
+       _MLP, _ADAM, _FACES, g_activation="relu", g_dropout=0.3),
+    _p("mlp-faces-g-steps", N_("MLP face GAN with G trained twice per D step (faces report)"),
+       N_("The faces report let D critique less often: here G makes two updates, each on fresh noise, "
+          "for every update of D, so D cannot race ahead of G. Compare its loss chart with the MLP face "
+          "GAN's; G steps per D step can also be changed while the run trains."),
+       _MLP, _ADAM, _FACES, g_steps=2),
+    _p("fccgan-cifar10", N_("FCC-GAN on CIFAR-10 (the course report's network)"),
+       N_("FCC-GAN (Barua et al. 2019): a DCGAN with dense layers around its convolutions. G passes the "
+          "noise through dense layers of 64 and 512 units before its first feature map; D judges through "
+          "dense layers of 256 and 128 units after its last convolution. The paper reports that it learns "
+          "faster and more steadily than DCGAN: compare its grids with a DCGAN on the same photos."),
+       _FCC, _ADAM, dataset="cifar10", batch_size=64, epochs=30),
+    _p("fccgan-cifar10-smooth", N_("FCC-GAN on CIFAR-10 without checkerboards (the course report's fix)"),
+       N_("The same FCC-GAN, with G upsampling by nearest neighbour + convolution and D downsampling by "
+          "convolution + average pooling instead of strided convolutions: the course report's fix for "
+          "checkerboard artefacts. Look closely at the grids: the fine criss-cross pattern that strided "
+          "convolutions can leave in the images should not appear."),
+       _FCC, _ADAM, dataset="cifar10", batch_size=64, epochs=30, upsample="nearest", d_downsample="avgpool"),
+    _p("dcgan-128-folder", N_("DCGAN 128×128 on your own images (e.g. flowers)"),
+       N_("DCGAN grown by one layer on each side for 128×128 colour images, as the course report did with "
+          "flowers: G starts from a 4×4 map of 1,024 channels. Each image is four times the work of 64×64, "
+          "so a GPU helps; on a CPU, start with a few hundred images."),
+       _DCGAN, _ADAM, dataset="folder", image_size=128, channels=3, batch_size=64, epochs=25),
+    _p("dcgan-mnist-minibatch-disc", N_("DCGAN on MNIST with minibatch discrimination"),
+       N_("Salimans et al. (2016): D compares each image with the rest of its batch through 32 learned "
+          "kernels, so a generator that draws nearly the same digit again and again gives itself away. "
+          "Watch the sample grid: the digits should stay varied, with every class present."),
+       _DCGAN, _ADAM, dataset="mnist", g_filters=32, d_filters=32, batch_size=64, minibatch_disc=32,
+       minibatch_disc_dim=5, epochs=20),
     _p("ring-collapse", N_("Mode collapse on the 8-Gaussian ring"),
        N_("A generator that learns ten times faster than its discriminator, on a ring of 8 Gaussians: "
           "it gathers all its points in one small patch and hops from cluster to cluster instead of "

@@ -48,6 +48,7 @@ class Architecture:
     title: str                 # message id (translated where it is shown)
     images: bool               # trains on images
     points: bool               # trains on 2D points
+    convs: bool = False        # convolutional: channels-last applies, D downsamples (d_downsample)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture("mlp", N_("GAN (MLP)"), images=True, points=True),
-    Architecture("dcgan", "DCGAN", images=True, points=False),
+    Architecture("dcgan", "DCGAN", images=True, points=False, convs=True),
+    Architecture("fccgan", "FCC-GAN", images=True, points=False, convs=True),
     Architecture("toy", N_("Toy MLP"), images=False, points=True),
 )}
 
@@ -91,7 +93,9 @@ FAMILY_NAMES = tuple(FAMILIES)
 ARCH_NAMES = tuple(ARCHITECTURES)
 OBJECTIVE_NAMES = tuple(OBJECTIVES)
 UPSAMPLES = ("convtranspose", "nearest")
-IMAGE_SIZES = (28, 32, 64)
+D_DOWNSAMPLES = ("stride", "avgpool")         # D's downsampling: stride-2 conv, or conv + 2x2 average pooling
+G_ACTIVATIONS = ("auto", "relu", "leakyrelu")  # G's hidden activation; auto: the architecture's own
+IMAGE_SIZES = (28, 32, 64, 128)
 IMAGE_CHANNELS = (1, 3)
 KERNEL_SIZES = (4, 5)
 LABEL_ROLES = ("class", "code")
@@ -104,6 +108,9 @@ MODEL_RANGES = {
     "d_filters": (1, 1024),
     "embed_dim": (1, 1024),
     "dropout": (0.0, 0.9),
+    "g_dropout": (0.0, 0.9),
+    "minibatch_disc": (0, 512),       # minibatch discrimination: number of kernels B (0 = off)
+    "minibatch_disc_dim": (1, 128),   # and the size C of each
     "num_classes": (0, 1000),
     "d_outputs": (1, 1001),
 }

@@ -414,7 +414,8 @@ class Run:
         return self._read_object(self.control_path)
 
     def write_control(self, **changes) -> dict:
-        """Merge ``changes`` (state='paused'|'running'|'stopped', lr_g, lr_d, d_steps) into control.json.
+        """Merge ``changes`` (state='paused'|'running'|'stopped', lr_g, lr_d, d_steps,
+        g_steps) into control.json.
 
         The read-merge-write runs under a lock: two sessions changing settings at the same moment
         must not both write the same ``seq`` (the worker would apply only the first)."""

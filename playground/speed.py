@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from . import registry
 from .runs import JOB_SLOTS_ENV
 
 
@@ -110,7 +111,7 @@ def auto_threads() -> int:
 def resolve(cfg, spec, device: torch.device) -> SpeedPlan:
     """The speed settings for ``cfg`` (a TrainConfig) with models ``spec`` on ``device``."""
     kind = device.type
-    convs = spec.arch == "dcgan" and not spec.is_points
+    convs = registry.architecture(spec.arch).convs and not spec.is_points
     if cfg.threads:
         threads = cfg.threads
     else:
@@ -123,8 +124,9 @@ def resolve(cfg, spec, device: torch.device) -> SpeedPlan:
     elif cfg.precision == "auto" and kind == "cuda" and torch.cuda.is_available() \
             and torch.cuda.is_bf16_supported(including_emulation=False):  # pre-Ampere GPUs emulate it
         autocast = torch.bfloat16
-    # BatchNorm mixes the samples of a batch; minibatch-std adds a batch-wide feature.
-    per_sample_d = not (convs and spec.d_batchnorm) and not spec.minibatch_std
+    # BatchNorm mixes the samples of a batch; minibatch-std and minibatch discrimination add
+    # batch-wide features.
+    per_sample_d = not (convs and spec.d_batchnorm) and not spec.minibatch_std and not spec.minibatch_disc
     if cfg.joint_d_batch == "on":
         joint = True
     elif cfg.joint_d_batch == "auto":

@@ -74,7 +74,9 @@ def model_spec(cfg: TrainConfig, info) -> ModelSpec:
         upsample=cfg.upsample, batchnorm=cfg.batchnorm,
         # The WGAN-GP penalty is per sample; BatchNorm would mix samples in the critic.
         d_batchnorm=cfg.batchnorm and not registry.objective(cfg.objective).gradient_penalty,
-        minibatch_std=cfg.minibatch_std, dropout=cfg.dropout, embed_dim=cfg.embed_dim)
+        minibatch_std=cfg.minibatch_std, dropout=cfg.dropout, embed_dim=cfg.embed_dim,
+        g_activation=cfg.g_activation, g_dropout=cfg.g_dropout, d_downsample=cfg.d_downsample,
+        minibatch_disc=cfg.minibatch_disc, minibatch_disc_dim=cfg.minibatch_disc_dim)
     return step_class(cfg.family).adapt_spec(spec, cfg, info)
 
 
@@ -105,11 +107,16 @@ class _Window:
         self.one = torch.ones((), device=device)
         self.sums = torch.zeros(len(self.names) + 1, device=device)   # + the count of G updates
         self.last = torch.zeros(len(self.gauges), device=device)
+        self.counts = {0: self.zero, 1: self.one}   # G updates per step, as device scalars made once
 
-    def pack(self, stats: dict, g_updated: bool) -> torch.Tensor:
-        """One step's statistics as one device vector (what ``add`` sums)."""
+    def pack(self, stats: dict, g_updates: int) -> torch.Tensor:
+        """One step's statistics as one device vector (what ``add`` sums); ``g_updates``: how many G
+        updates the step made (its G statistics are their sums)."""
         zero = self.zero
-        return torch.stack([stats.get(n, zero) for n in self.names] + [self.one if g_updated else zero])
+        count = self.counts.get(g_updates)
+        if count is None:
+            count = self.counts[g_updates] = torch.full((), float(g_updates), device=zero.device)
+        return torch.stack([stats.get(n, zero) for n in self.names] + [count])
 
     def add(self, vec: torch.Tensor, stats: dict) -> None:
         self.sums += vec
@@ -215,11 +222,12 @@ class Trainer:
             x, y = self._real_batch(perm[i * B:(i + 1) * B])
             batch = Batch(x, y, epoch, i, measure)
             stats = fam.d_step(batch)
-            g_now = (self.step + 1) % self.live.d_steps == 0
-            if g_now:   # the generator's update, every d_steps discriminator updates
-                stats.update(fam.g_step(batch))
+            # the generator's updates: g_steps of them, every d_steps discriminator updates
+            g_updates = self.live.g_steps if (self.step + 1) % self.live.d_steps == 0 else 0
+            if g_updates:
+                stats.update(self._g_updates(batch, g_updates))
             fam.end_step()
-            vec = window.pack(stats, g_now)
+            vec = window.pack(stats, g_updates)
             window.add(vec, stats)
             whole.sums += vec
             self.step += 1
@@ -260,6 +268,18 @@ class Trainer:
         self._status("running", epoch_in_progress=epoch + 1 if epoch < self.cfg.epochs else None)
 
     # ------------------------------------------------------------------ the epoch's parts
+    def _g_updates(self, batch: Batch, n: int) -> dict:
+        """``n`` generator updates on this step's batch: the first on the fakes of D's update, each
+        further one on fresh noise (``redraw``). G statistics are summed (the window divides by the
+        count of G updates); gauges keep the last value."""
+        fam = self.step_impl
+        stats = fam.g_step(batch)
+        for _ in range(n - 1):
+            fam.redraw(batch)
+            more = fam.g_step(batch)
+            stats.update({k: stats[k] + v if k in fam.G_STATS and k in stats else v for k, v in more.items()})
+        return stats
+
     def _real_batch(self, idx):
         x = self.data.x[idx]
         if not self.points:

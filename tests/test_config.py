@@ -14,10 +14,14 @@ def test_defaults_are_valid_and_round_trip():
 
 @pytest.mark.parametrize("field,value,needle", [
     ("lr_d", -0.001, "lr_d"), ("lr_g", 0.0, "greater than 0"), ("batch_size", 0, "at least 1"),
-    ("epochs", 100_000, "at most"), ("image_size", 30, "28, 32 or 64"), ("kernel_size", 3, "4 or 5"),
+    ("epochs", 100_000, "at most"), ("image_size", 30, "28, 32, 64 or 128"), ("kernel_size", 3, "4 or 5"),
     ("objective", "wgan", "bce, minimax"), ("dropout", 1.5, "dropout"), ("beta1", 1.0, "beta1"),
     ("device", "tpu", "cuda:N"), ("label_smoothing", 0.7, "label_smoothing"),
     ("snapshot_schedule", "every 5", "1:10,5:50,10"), ("g_hidden", (), "layer sizes"),
+    ("g_steps", 0, "at least 1 and at most 100"), ("g_steps", 1.5, "whole number"),
+    ("g_activation", "sigmoid", "auto, relu, leakyrelu"), ("g_dropout", 0.95, "at most 0.9"),
+    ("d_downsample", "maxpool", "stride, avgpool"), ("minibatch_disc", -3, "at least 0 and at most 512"),
+    ("minibatch_disc_dim", 0, "at least 1 and at most 128"), ("image_size", 256, "128 pixels"),
 ])
 def test_bad_values_name_the_field_and_range(field, value, needle):
     with pytest.raises(ConfigError) as e:
@@ -87,3 +91,13 @@ def test_core_never_imports_streamlit():
                    and getattr(node, "level", 0) for n in names):
                 offenders.append(str(path))
     assert offenders == []
+
+
+def test_fccgan_needs_images():
+    with pytest.raises(ConfigError) as e:
+        TrainConfig.from_dict({"dataset": "ring", "arch": "fccgan"}).validate()
+    assert e.value.errors["arch"].startswith("fccgan needs images")
+    with pytest.raises(ConfigError) as e:
+        TrainConfig.from_dict({"dataset": "ring", "arch": "dcgan"}).validate()
+    assert e.value.errors["arch"].startswith("dcgan needs images")
+    TrainConfig.from_dict({"dataset": "cifar10", "arch": "fccgan", "image_size": 128}).validate()

@@ -29,6 +29,18 @@ def _case_id(spec: ModelSpec) -> str:
         parts.append("mbstd")
     if spec.dropout:
         parts.append("drop")
+    if spec.arch == "fccgan":
+        parts += [spec.upsample, spec.d_downsample]
+    elif spec.d_downsample != "stride":
+        parts.append(spec.d_downsample)
+    if spec.minibatch_disc:
+        parts.append(f"mbdisc{spec.minibatch_disc}")
+    if spec.g_activation != "auto":
+        parts.append(spec.g_activation)
+    if spec.g_dropout:
+        parts.append("gdrop")
+    if not spec.batchnorm:
+        parts.append("nobn")
     return "-".join(parts)
 
 
@@ -62,6 +74,23 @@ def _cases() -> list[ModelSpec]:
                       minibatch_std=cond, **TINY)
         )
     cases.append(ModelSpec("mlp", channels=3, image_size=32, **TINY))
+    # FCC-GAN: DCGAN's convs with dense layers around them, at every image size
+    for size in (28, 32, 64, 128):
+        for cond in (False, True):
+            cases.append(ModelSpec("fccgan", channels=1 if size == 28 else 3, image_size=size,
+                                   num_classes=3 if cond else 0, upsample="nearest" if cond else "convtranspose",
+                                   d_downsample="avgpool" if size in (32, 128) else "stride",
+                                   minibatch_std=cond, dropout=0.3 if cond else 0.0, **TINY))
+    cases.append(ModelSpec("dcgan", channels=3, image_size=128, **TINY))
+    # the course reports' variations
+    cases.append(ModelSpec("dcgan", channels=1, image_size=28, d_downsample="avgpool", kernel_size=5,
+                           num_classes=3, **TINY))
+    cases.append(ModelSpec("dcgan", channels=3, image_size=32, d_downsample="avgpool", minibatch_std=True,
+                           minibatch_disc=4, minibatch_disc_dim=3, g_activation="leakyrelu", g_dropout=0.2, **TINY))
+    cases.append(ModelSpec("mlp", channels=1, image_size=28, num_classes=10, minibatch_disc=4,
+                           g_activation="relu", g_dropout=0.2, **TINY))
+    cases.append(ModelSpec("fccgan", channels=1, image_size=28, minibatch_std=True, minibatch_disc=4,
+                           batchnorm=False, d_batchnorm=False, g_dropout=0.2, g_activation="leakyrelu", **TINY))
     return cases
 
 
@@ -417,7 +446,7 @@ def test_spec_defaults_are_valid_and_shapes() -> None:
 
 
 BAD_SPECS = [
-    (dict(arch="resnet"), "arch", "mlp, dcgan, toy"),
+    (dict(arch="resnet"), "arch", "mlp, dcgan, fccgan, toy"),
     (dict(z_dim=0), "z_dim", "1..1024"),
     (dict(z_dim=2000), "z_dim", "1..1024"),
     (dict(z_dim=True), "z_dim", "1..1024"),
@@ -441,6 +470,13 @@ BAD_SPECS = [
     (dict(dropout=0.95), "dropout", r"\[0, 0.9\]"),     # the config's range: one range, one place
     (dict(dropout=-0.1), "dropout", r"\[0, 0.9\]"),
     (dict(embed_dim=0), "embed_dim", "1..1024"),
+    (dict(arch="fccgan", channels=0, image_size=0), "arch", "toy"),
+    (dict(image_size=256), "image_size", "28, 32, 64, 128"),
+    (dict(g_activation="tanh"), "g_activation", "auto, relu, leakyrelu"),
+    (dict(g_dropout=0.95), "g_dropout", r"\[0, 0.9\]"),
+    (dict(d_downsample="maxpool"), "d_downsample", "stride, avgpool"),
+    (dict(minibatch_disc=-1), "minibatch_disc", "0..512"),
+    (dict(minibatch_disc_dim=0), "minibatch_disc_dim", "1..128"),
 ]
 
 

@@ -24,7 +24,7 @@ ALL_PAGES = {**PAGES, "explore": "playground/ui/pages/explore.py", "compare": "p
              "toy": "playground/ui/pages/toy.py"}
 # Names that are the same in every language and are looked up all the same (architectures, datasets).
 SAME_IN_EVERY_LANGUAGE = {"DCGAN", "LSGAN", "WGAN-GP", "MNIST", "Fashion-MNIST", "CIFAR-10", "hinge",
-                          "28 px", "32 px", "64 px"}
+                          "28 px", "32 px", "64 px", "128 px", "FCC-GAN", "ReLU", "LeakyReLU"}
 
 
 def app(page: str, lang: str | None = None, **params) -> AppTest:

@@ -75,7 +75,7 @@ def load_dataset(name: str, *, data_dir: str | None = None, image_size: int | No
     ``max_images`` they are a class-balanced random subset (plain random when unlabeled), and for
     toys ``max_images`` is the number of points (default 20,000).
 
-    ``image_size`` (28/32/64) and ``channels`` (1/3) default to the dataset's own (MNIST-likes 28/1,
+    ``image_size`` (28/32/64/128) and ``channels`` (1/3) default to the dataset's own (MNIST-likes 28/1,
     CIFAR-10 32/3, folders 64/3); images are resized (bilinear, antialiased) once here. Toys ignore
     both. ``source`` picks where MNIST-likes come from: "auto" (data_dir, else torchvision's copy in
     ``cache_dir/torchvision`` if present, else the bundled subset; never the network), "bundled",
@@ -281,7 +281,7 @@ def _check_args(name, image_size, channels, max_images, seed, source) -> str:
     if key not in DATASETS:
         raise DataError(f"dataset {name!r} is unknown; choose one of: {', '.join(DATASETS)}")
     if image_size is not None and (not _is_int(image_size) or image_size not in IMAGE_SIZES):
-        raise DataError(f"image_size must be 28, 32 or 64 pixels (or None for the dataset's own); "
+        raise DataError(f"image_size must be {', '.join(map(str, IMAGE_SIZES))} pixels (or None for the dataset's own); "
                         f"got {image_size!r}")
     if channels is not None and (not _is_int(channels) or channels not in CHANNEL_CHOICES):
         raise DataError(f"channels must be 1 (grey) or 3 (colour), or None for the dataset's own; "

@@ -35,7 +35,7 @@ class DataInfo:
     location: str              # file/folder/zip path ("" for bundled/toy); for display only
     n: int                     # number of examples after max_images
     channels: int              # 1 or 3 (0 for points)
-    image_size: int            # 28, 32 or 64 (0 for points)
+    image_size: int            # 28, 32, 64 or 128 (0 for points)
     num_classes: int           # 0 when unlabeled
     class_names: list[str] = field(default_factory=list)   # len == num_classes
     skipped: dict[str, int] = field(default_factory=dict)  # e.g. {"corrupt": 2, "not_image": 1}

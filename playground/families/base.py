@@ -33,7 +33,10 @@ class GanStep:
     the same batch; each returns named 0-d tensors on the device (never read back per step).
     Names in ``D_STATS`` are averaged over D updates, those in ``G_STATS`` over G updates;
     ``GAUGES`` (returned on measuring steps) are reported as last seen.
-    ``end_step()`` runs after both (bookkeeping such as a replay buffer)."""
+    ``end_step()`` runs after both (bookkeeping such as a replay buffer).
+
+    With ``g_steps`` above 1 the loop updates G several times in a row: ``redraw(batch)`` comes
+    before each update after the first, so that each one learns from fresh noise."""
 
     SNAPSHOT_MODULES: tuple[str, ...] = ("G",)   # what a generator snapshot holds (BiGAN adds "E")
     D_STATS: tuple[str, ...] = ()
@@ -64,6 +67,10 @@ class GanStep:
 
     def g_step(self, batch: Batch) -> dict[str, Tensor]:
         raise NotImplementedError
+
+    def redraw(self, batch: Batch) -> None:
+        """New noise and fakes for one more generator update in this step (``g_steps`` > 1)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot update G more than once per step (g_steps)")
 
     def end_step(self) -> None:
         pass

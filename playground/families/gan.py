@@ -5,7 +5,9 @@ One step, in the order the random numbers are drawn (tests/test_speed_modes.py r
 noise z, G(z, y), replayed fakes mixed in (experience replay), instance noise on D's inputs, D on
 real and fake (one joint call where the speed plan says it is exact), the objective's D loss (with
 one-sided label smoothing, and the gradient penalty for WGAN-GP), D's update; then, every
-``d_steps``-th step, G's update through D on the same fakes; then the fakes enter the replay buffer.
+``d_steps``-th step, G's update through D on the same fakes (and, with ``g_steps`` above 1, more G
+updates, each on new noise and fakes drawn in the same way); then the last fakes enter the replay
+buffer.
 
 Mode seeking (Mao et al. 2019, "Mode Seeking GANs"): the fakes come in pairs, sample i and i + B/2,
 with the same label and different noise; G's loss adds ``mode_seeking`` / (mean |G(z1) - G(z2)| /
@@ -59,14 +61,7 @@ class GanFamily(GanStep):
         cfg, B, obj = self.cfg, batch.x.shape[0], self.cfg.objective
         real, y = batch.x, batch.y
         sigma = self._sigma = self.noise_std(batch.epoch, batch.index)
-        z = torch.randn(B, cfg.z_dim, device=self.device)
-        y_g = y
-        if cfg.mode_seeking > 0 and y is not None and B >= 2:   # pairs (i, i + B/2) share a label
-            h = B // 2
-            y_g = torch.cat([y[:h], y[:h], y[2 * h:]])
-        with self.amp():
-            fake = self.G_call(z, y_g)
-        self._fake, self._y_fake, self._z = fake, y_g, z
+        fake, y_g = self._draw_fakes(batch)
         fake_d, y_fake_d = self._replay_mix(fake.detach(), y_g)
         real_in, fake_in = real, fake_d
         if sigma > 0:
@@ -98,6 +93,23 @@ class GanFamily(GanStep):
                          d_fake=pf.mean() if pf is not None else self.zero,
                          score_real=r.mean(), score_fake=f.mean())
         return stats
+
+    def redraw(self, batch: Batch) -> None:
+        self._draw_fakes(batch)
+
+    def _draw_fakes(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
+        """Fakes G(z, y) from new noise (the labels of the real batch; with mode seeking, pairs
+        (i, i + B/2) share a label), kept for the G update; (fakes, their labels)."""
+        B, y = batch.x.shape[0], batch.y
+        z = torch.randn(B, self.cfg.z_dim, device=self.device)
+        y_g = y
+        if self.cfg.mode_seeking > 0 and y is not None and B >= 2:   # pairs (i, i + B/2) share a label
+            h = B // 2
+            y_g = torch.cat([y[:h], y[:h], y[2 * h:]])
+        with self.amp():
+            fake = self.G_call(z, y_g)
+        self._fake, self._y_fake, self._z = fake, y_g, z
+        return fake, y_g
 
     def g_step(self, batch: Batch) -> dict[str, Tensor]:
         fake, sigma = self._fake, self._sigma

@@ -14,11 +14,12 @@ from __future__ import annotations
 from torch import nn
 
 from .dcgan import build_dcgan
-from .layers import MinibatchStd, count_parameters
+from .fccgan import build_fccgan
+from .layers import MinibatchDiscrimination, MinibatchStd, count_parameters
 from .mlp import build_mlp
 from .spec import ARCHS, ModelSpec
 
-__all__ = ["ARCHS", "MinibatchStd", "ModelSpec", "build_models", "count_parameters"]
+__all__ = ["ARCHS", "MinibatchDiscrimination", "MinibatchStd", "ModelSpec", "build_models", "count_parameters"]
 
 
 def build_models(spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
@@ -32,4 +33,6 @@ def build_models(spec: ModelSpec) -> tuple[nn.Module, nn.Module]:
     spec.validate()
     if spec.arch == "dcgan":
         return build_dcgan(spec)
+    if spec.arch == "fccgan":
+        return build_fccgan(spec)
     return build_mlp(spec)  # "mlp" (images or points) and "toy" (points)

@@ -25,6 +25,12 @@ Choices, and why:
     plus a stride-1 'same' conv, which avoids checkerboard artifacts (Odena et al. 2016).
   * Conditional: G concatenates a label embedding to z; D gets the label as one extra input
     channel, an H*W embedding reshaped to [N, 1, H, W].
+  * Options beside the paper (each off by default, so the default models stay the paper's):
+    ``d_downsample="avgpool"`` halves D's maps with a stride-1 'same' conv and 2x2 average pooling
+    instead of a stride-2 conv (the mirror of G's upsample + conv, against checkerboard artefacts);
+    ``g_activation`` and ``g_dropout`` change G's hidden layers; ``minibatch_disc`` adds minibatch
+    discrimination before D's last layer, which is then a linear layer on the flattened features.
+  * 128 px: s0 4 and n_up 5, so G starts at [N, 16f, 4, 4].
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .layers import (Dropout, MinibatchStd, WholeInputConv, check_data, check_labels, check_latent,
-                     init_dcgan_weights)
+from .layers import (Dropout, MinibatchDiscrimination, MinibatchStd, WholeInputConv, check_data, check_labels,
+                     check_latent, g_activation, init_dcgan_weights)
 from .spec import ModelSpec
 
 _SLOPE = 0.2  # LeakyReLU slope in D (Radford et al.)
@@ -54,14 +60,17 @@ def _up(c_in: int, c_out: int, kernel_size: int, mode: str, bias: bool) -> list[
             return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)]
         # k=5: (S-1)*2 - 2*2 + 5 + 1 = 2S
         return [nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=1, bias=bias)]
-    # nearest: upsample, then a 'same' stride-1 conv. An even kernel has no symmetric 'same'
-    # padding, so pad explicitly (left/top 1 less than right/bottom for k=4).
+    # nearest: upsample, then a 'same' stride-1 conv
+    return [nn.Upsample(scale_factor=2, mode="nearest"), *_same_conv(c_in, c_out, kernel_size, bias)]
+
+
+def _same_conv(c_in: int, c_out: int, kernel_size: int, bias: bool) -> list[nn.Module]:
+    """A stride-1 conv that keeps the spatial size. An even kernel has no symmetric 'same' padding,
+    so it is padded explicitly (left/top 1 less than right/bottom for k=4)."""
     if kernel_size % 2:
-        conv = [nn.Conv2d(c_in, c_out, kernel_size, 1, kernel_size // 2, bias=bias)]
-    else:
-        lo, hi = (kernel_size - 1) // 2, kernel_size // 2
-        conv = [nn.ZeroPad2d((lo, hi, lo, hi)), nn.Conv2d(c_in, c_out, kernel_size, 1, 0, bias=bias)]
-    return [nn.Upsample(scale_factor=2, mode="nearest"), *conv]
+        return [nn.Conv2d(c_in, c_out, kernel_size, 1, kernel_size // 2, bias=bias)]
+    lo, hi = (kernel_size - 1) // 2, kernel_size // 2
+    return [nn.ZeroPad2d((lo, hi, lo, hi)), nn.Conv2d(c_in, c_out, kernel_size, 1, 0, bias=bias)]
 
 
 class LatentProjection(nn.ConvTranspose2d):
@@ -84,9 +93,50 @@ class LatentProjection(nn.ConvTranspose2d):
         return out if self.bias is None else out + self.bias[:, None, None]
 
 
-def _down(c_in: int, c_out: int, kernel_size: int, bias: bool) -> nn.Conv2d:
-    """Stride-2 conv that halves the spatial size: [N, c_in, S, S] -> [N, c_out, S/2, S/2]."""
-    return nn.Conv2d(c_in, c_out, kernel_size, 2, (kernel_size - 1) // 2, bias=bias)
+def _down(c_in: int, c_out: int, kernel_size: int, bias: bool, mode: str = "stride") -> list[nn.Module]:
+    """Layers that halve the spatial size: [N, c_in, S, S] -> [N, c_out, S/2, S/2]. "stride": one
+    stride-2 conv; "avgpool": a 'same' stride-1 conv, then 2x2 average pooling."""
+    if mode == "avgpool":
+        return [*_same_conv(c_in, c_out, kernel_size, bias), nn.AvgPool2d(2)]
+    return [nn.Conv2d(c_in, c_out, kernel_size, 2, (kernel_size - 1) // 2, bias=bias)]
+
+
+def g_upsampling(spec: ModelSpec, ch: int) -> list[nn.Module]:
+    """G's convolutional part after its first feature map: [N, ch, s0, s0] -> [N, C, H, W] in [-1, 1].
+    ``ch`` is f * 2^(n_up-1); each hidden layer halves the channels and doubles the side."""
+    _, n_up = geometry(spec.image_size)
+    bn, k = spec.batchnorm, spec.kernel_size
+    layers: list[nn.Module] = []
+    for _ in range(n_up - 1):
+        layers += _up(ch, ch // 2, k, spec.upsample, bias=not bn)
+        ch //= 2
+        layers += [nn.BatchNorm2d(ch)] if bn else []
+        layers.append(g_activation(spec.g_activation, "relu"))
+        layers += [Dropout(spec.g_dropout)] if spec.g_dropout > 0 else []
+        # [N, ch, 2S, 2S]: channels halve while the side doubles, down to [N, f, H/2, W/2]
+    layers += _up(ch, spec.channels, k, spec.upsample, bias=False)
+    layers.append(nn.Tanh())
+    return layers   # [N, C, H, W]
+
+
+def d_downsampling(spec: ModelSpec) -> tuple[list[nn.Module], int]:
+    """D's convolutional part, (layers, channels out): [N, C (+1), H, W] -> [N, f * 2^(n_up-1), s0, s0]."""
+    _, n_up = geometry(spec.image_size)
+    bn, k, mode = spec.d_batchnorm, spec.kernel_size, spec.d_downsample
+    ch = spec.d_filters
+    c_in = spec.channels + (1 if spec.num_classes and spec.d_labels else 0)   # the label map, when D is given it
+    # [N, C (+1), H, W]; no BN on the input layer (Radford et al.)
+    layers: list[nn.Module] = [*_down(c_in, ch, k, bias=False, mode=mode), nn.LeakyReLU(_SLOPE, inplace=True)]
+    layers += [Dropout(spec.dropout)] if spec.dropout > 0 else []
+    # [N, f, H/2, W/2]
+    for _ in range(n_up - 1):
+        layers += _down(ch, ch * 2, k, bias=not bn, mode=mode)
+        ch *= 2
+        layers += [nn.BatchNorm2d(ch)] if bn else []
+        layers.append(nn.LeakyReLU(_SLOPE, inplace=True))
+        layers += [Dropout(spec.dropout)] if spec.dropout > 0 else []
+        # [N, ch, S/2, S/2]: channels double while the side halves, down to [N, ., s0, s0]
+    return layers, ch
 
 
 class DCGANGenerator(nn.Module):
@@ -104,24 +154,15 @@ class DCGANGenerator(nn.Module):
 
         s0, n_up = geometry(spec.image_size)
         bn = spec.batchnorm
-        k = spec.kernel_size
         ch = spec.g_filters * 2 ** (n_up - 1)
         c_in = spec.z_dim + (spec.embed_dim if spec.num_classes else 0)
         # [N, z_dim (+ embed_dim), 1, 1]
         layers: list[nn.Module] = [LatentProjection(c_in, ch, s0, 1, 0, bias=not bn)]
         layers += [nn.BatchNorm2d(ch)] if bn else []
-        layers.append(nn.ReLU(inplace=True))
-        # [N, f * 2^(n_up-1), s0, s0]
-        for _ in range(n_up - 1):
-            layers += _up(ch, ch // 2, k, spec.upsample, bias=not bn)
-            ch //= 2
-            layers += [nn.BatchNorm2d(ch)] if bn else []
-            layers.append(nn.ReLU(inplace=True))
-            # [N, ch, 2S, 2S]: channels halve while the side doubles, down to [N, f, H/2, W/2]
-        layers += _up(ch, spec.channels, k, spec.upsample, bias=False)
-        layers.append(nn.Tanh())
-        # [N, C, H, W]
-        self.net = nn.Sequential(*layers)
+        layers.append(g_activation(spec.g_activation, "relu"))
+        layers += [Dropout(spec.g_dropout)] if spec.g_dropout > 0 else []
+        # [N, f * 2^(n_up-1), s0, s0] -> [N, C, H, W]
+        self.net = nn.Sequential(*layers, *g_upsampling(spec, ch))
         self.apply(init_dcgan_weights)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
@@ -145,28 +186,20 @@ class DCGANDiscriminator(nn.Module):
         # The label enters as one extra image channel.
         self.embed = nn.Embedding(self.num_classes, size * size) if self.num_classes else None
 
-        s0, n_up = geometry(size)
-        bn = spec.d_batchnorm
-        k = spec.kernel_size
-        ch = spec.d_filters
-        c_in = spec.channels + (1 if self.num_classes else 0)
-        # [N, C (+1), H, W]; no BN on the input layer (Radford et al.)
-        layers: list[nn.Module] = [_down(c_in, ch, k, bias=False), nn.LeakyReLU(_SLOPE, inplace=True)]
-        layers += [Dropout(spec.dropout)] if spec.dropout > 0 else []
-        # [N, f, H/2, W/2]
-        for _ in range(n_up - 1):
-            layers.append(_down(ch, ch * 2, k, bias=not bn))
-            ch *= 2
-            layers += [nn.BatchNorm2d(ch)] if bn else []
-            layers.append(nn.LeakyReLU(_SLOPE, inplace=True))
-            layers += [Dropout(spec.dropout)] if spec.dropout > 0 else []
-            # [N, ch, S/2, S/2]: channels double while the side halves, down to [N, ., s0, s0]
+        s0, _ = geometry(size)
+        layers, ch = d_downsampling(spec)   # [N, C (+1), H, W] -> [N, ch, s0, s0]
         if spec.minibatch_std:
             layers.append(MinibatchStd())  # [N, ch + 1, s0, s0]
             ch += 1
         self.features = nn.Sequential(*layers)
         self.feature_dim = ch * s0 * s0
-        self.head = WholeInputConv(ch, spec.d_outputs, s0, 1, 0, bias=False)  # [N, d_outputs, 1, 1]
+        if spec.minibatch_disc:   # [N, ch * s0 * s0] -> [N, ch * s0 * s0 + B] -> [N, d_outputs]
+            self.minibatch_disc = MinibatchDiscrimination(self.feature_dim, spec.minibatch_disc,
+                                                          spec.minibatch_disc_dim)
+            self.head = nn.Linear(self.feature_dim + spec.minibatch_disc, spec.d_outputs, bias=False)
+        else:
+            self.minibatch_disc = None
+            self.head = WholeInputConv(ch, spec.d_outputs, s0, 1, 0, bias=False)  # [N, d_outputs, 1, 1]
         self.apply(init_dcgan_weights)
 
     def body(self, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -180,8 +213,12 @@ class DCGANDiscriminator(nn.Module):
         return self.features(x)
 
     def logits(self, h: Tensor) -> Tensor:
-        """The last layer on ``body``'s features: [N] (one output) or [N, d_outputs]."""
-        out = self.head(h).flatten(1)  # [N, d_outputs]
+        """The last layer on ``body``'s features (after minibatch discrimination, when on): [N] (one
+        output) or [N, d_outputs]."""
+        if self.minibatch_disc is not None:
+            out = self.head(self.minibatch_disc(h.flatten(1)))  # [N, d_outputs]
+        else:
+            out = self.head(h).flatten(1)  # [N, d_outputs, 1, 1] -> [N, d_outputs]
         return out.squeeze(1) if out.shape[1] == 1 else out
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:

@@ -1,5 +1,5 @@
-"""Pieces shared by the architectures: input checks, minibatch stddev, DCGAN initialisation, and
-faster forms of two torch layers.
+"""Pieces shared by the architectures: input checks, minibatch stddev, minibatch discrimination, G's
+hidden activation, DCGAN initialisation, and faster forms of two torch layers.
 
 Everything here is a plain function or a small ``nn.Module``; nothing reads module-level state.
 
@@ -80,6 +80,41 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, extra], dim=1)
 
 
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination (Salimans et al. 2016, "Improved Techniques for Training GANs").
+
+    Each sample's features f(x_i) [A] are multiplied by a tensor T [A, B, C] into B rows of C values,
+    M_i [B, C]; for each kernel b the layer adds how close the sample is to the rest of the batch:
+
+        o(x_i)_b = sum_j exp(-||M_i,b - M_j,b||_L1)      (j over the whole batch, i itself included)
+
+    so D sees when a batch holds near-copies of one image (mode collapse). [N, A] -> [N, A + B].
+
+    T starts as N(0, 0.05), the paper's code's initialisation; its L1 distances come from
+    ``torch.cdist`` per kernel ([B, N, N]), which never holds the [N, N, B, C] differences.
+    """
+
+    def __init__(self, in_features: int, kernels: int, kernel_dim: int) -> None:
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.05)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        m = (x @ self.T).view(n, self.kernels, self.kernel_dim).transpose(0, 1)   # [B, N, C]
+        m = m.float()   # distances in fp32 under bf16 autocast: exp(-d) of nearby samples needs the digits
+        dist = torch.cdist(m, m, p=1)                                             # [B, N, N]
+        o = torch.exp(-dist).sum(2).t()                                           # [N, B]
+        return torch.cat([x, o.to(x.dtype)], dim=1)                               # [N, A + B]
+
+
+def g_activation(name: str, default: str) -> nn.Module:
+    """G's hidden activation: "relu", "leakyrelu" (slope 0.2), or "auto" for the architecture's own
+    (``default``). Neither has parameters, so the choice changes no state-dict key."""
+    name = default if name == "auto" else name
+    return nn.ReLU(inplace=True) if name == "relu" else nn.LeakyReLU(0.2, inplace=True)
+
+
 class WholeInputConv(nn.Conv2d):
     """A conv whose kernel covers its whole unpadded input (DCGAN D's last layer, [N, C, s0, s0] ->
     [N, 1, 1, 1]) is a linear layer on the flattened input: computed here as one matrix product,
@@ -152,7 +187,7 @@ def init_dcgan_weights(module: nn.Module) -> None:
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 

@@ -3,7 +3,9 @@
 Both archs share one builder. Images are generated as C*H*W values squashed by tanh into [-1, 1];
 points are the raw output of the last linear layer (toy data are not bounded to [-1, 1]).
 Conditional models (cGAN, Mirza & Osindero 2014) concatenate a learned label embedding to the input
-of both networks.
+of both networks. Options beside the paper: G's hidden activation (``g_activation``; LeakyReLU is
+this architecture's own) and dropout in G (``g_dropout``); minibatch discrimination before D's last
+layer (``minibatch_disc``).
 
 Initialisation is PyTorch's default (Kaiming-uniform) on purpose: the course reports' MLP GANs train
 with it, and DCGAN's N(0, 0.02) is tuned for conv nets with BatchNorm, not for plain MLPs.
@@ -14,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .layers import Dropout, MinibatchStd, check_data, check_labels, check_latent
+from .layers import (Dropout, MinibatchDiscrimination, MinibatchStd, check_data, check_labels, check_latent,
+                     g_activation)
 from .spec import ModelSpec
 
 _SLOPE = 0.2  # LeakyReLU slope used throughout (Radford et al.; the course reports)
@@ -36,7 +39,8 @@ class MLPGenerator(nn.Module):
         layers: list[nn.Module] = []
         width = spec.z_dim + (spec.embed_dim if spec.num_classes else 0)  # [N, z_dim (+ embed_dim)]
         for hidden in spec.g_hidden:
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(_SLOPE, inplace=True)]  # [N, hidden]
+            layers += [nn.Linear(width, hidden), g_activation(spec.g_activation, "leakyrelu")]  # [N, hidden]
+            layers += [Dropout(spec.g_dropout)] if spec.g_dropout > 0 else []
             width = hidden
         layers.append(nn.Linear(width, spec.data_dim))  # [N, C*H*W] or [N, 2]
         if not spec.is_points:
@@ -73,6 +77,9 @@ class MLPDiscriminator(nn.Module):
         if spec.minibatch_std:
             layers.append(MinibatchStd())  # [N, hidden + 1]
             width += 1
+        if spec.minibatch_disc:   # minibatch discrimination (Salimans et al. 2016)
+            layers.append(MinibatchDiscrimination(width, spec.minibatch_disc, spec.minibatch_disc_dim))
+            width += spec.minibatch_disc  # [N, width + B]
         self.features = nn.Sequential(*layers)
         self.feature_dim = width
         self.head = nn.Linear(width, spec.d_outputs)  # [N, d_outputs]

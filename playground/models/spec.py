@@ -15,32 +15,43 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..registry import (ARCH_NAMES as ARCHS, HIDDEN_LAYERS, HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES,
-                        KERNEL_SIZES, LABEL_ROLES, MODEL_RANGES, UPSAMPLES)
+from ..registry import (ARCH_NAMES as ARCHS, ARCHITECTURES, D_DOWNSAMPLES, G_ACTIVATIONS, HIDDEN_LAYERS,
+                        HIDDEN_SIZE, IMAGE_CHANNELS, IMAGE_SIZES, KERNEL_SIZES, LABEL_ROLES, MODEL_RANGES, UPSAMPLES)
 
 POINT_DIM = 2  # toy data are points in the plane
+
+# Fields added after the first run format: to_dict() writes them only when they differ from their
+# default, so a model described before they existed (config.json, checkpoint JSON, pretrained runs)
+# reads as the same model, and its run still resumes.
+ADDED_FIELDS = ("g_activation", "g_dropout", "d_downsample", "minibatch_disc", "minibatch_disc_dim",
+                "d_outputs", "d_labels", "cont_codes", "label_role")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """What to build; see the field comments. ``build_models(spec)`` turns it into ``(G, D)``."""
 
-    arch: str  # "mlp" | "dcgan" | "toy"
+    arch: str  # "mlp" | "dcgan" | "fccgan" | "toy"
     z_dim: int = 100
     channels: int = 1  # 1 or 3 for images; 0 for 2D points
-    image_size: int = 28  # 28, 32 or 64 for images; 0 for points
+    image_size: int = 28  # 28, 32, 64 or 128 for images; 0 for points
     num_classes: int = 0  # 0 = unconditional; >0 = conditional on labels 0..num_classes-1
-    g_hidden: tuple[int, ...] = (256, 512, 1024)  # mlp/toy generator hidden sizes
-    d_hidden: tuple[int, ...] = (1024, 512, 256)  # mlp/toy discriminator hidden sizes
-    g_filters: int = 64  # dcgan: filters of G's last hidden layer (doubles towards the input)
-    d_filters: int = 64  # dcgan: filters of D's first layer (doubles each downsampling)
-    kernel_size: int = 4  # dcgan: 4 or 5
-    upsample: str = "convtranspose"  # dcgan: "convtranspose" or "nearest" (upsample + conv)
-    batchnorm: bool = True  # BatchNorm in G (dcgan; never on G's output)
-    d_batchnorm: bool = True  # BatchNorm in D (dcgan; never on D's input layer); off for WGAN-GP
+    g_hidden: tuple[int, ...] = (256, 512, 1024)  # mlp/toy generator hidden sizes; fccgan: G's dense layers
+    d_hidden: tuple[int, ...] = (1024, 512, 256)  # mlp/toy discriminator hidden sizes; fccgan: D's dense layers
+    g_filters: int = 64  # dcgan/fccgan: filters of G's last hidden layer (doubles towards the input)
+    d_filters: int = 64  # dcgan/fccgan: filters of D's first layer (doubles each downsampling)
+    kernel_size: int = 4  # dcgan/fccgan: 4 or 5
+    upsample: str = "convtranspose"  # dcgan/fccgan: "convtranspose" or "nearest" (upsample + conv)
+    batchnorm: bool = True  # BatchNorm in G (dcgan/fccgan; never on G's output)
+    d_batchnorm: bool = True  # BatchNorm in D's convs (never on D's input layer); off for WGAN-GP
     minibatch_std: bool = False  # D appends a minibatch-stddev feature before its last layer
     dropout: float = 0.0  # D dropout probability
     embed_dim: int = 50  # label embedding size for conditional models
+    g_activation: str = "auto"  # G's hidden activation: relu, leakyrelu, auto (ReLU in convs, LeakyReLU in MLPs)
+    g_dropout: float = 0.0  # G dropout probability (after each hidden activation)
+    d_downsample: str = "stride"  # dcgan/fccgan D: "stride" (stride-2 conv) or "avgpool" (conv + avg pooling)
+    minibatch_disc: int = 0  # minibatch discrimination in D (Salimans et al. 2016): kernels B, 0 = off
+    minibatch_disc_dim: int = 5  # and the size C of each kernel
     # GAN families (playground/families/) whose D does more than judge real against fake:
     d_outputs: int = 1  # D's output width: [N] when 1, [N, d_outputs] otherwise (class heads)
     d_labels: bool = True  # a conditional D gets the labels as input; False: only G is conditioned
@@ -80,6 +91,8 @@ class ModelSpec:
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in ADDED_FIELDS and value == f.default:
+                continue
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -133,10 +146,10 @@ class ModelSpec:
                 f"ModelSpec.image_size must be one of {', '.join(map(str, IMAGE_SIZES))} for images "
                 f"(channels {self.channels}); got 0"
             )
-        if self.arch == "dcgan" and self.is_points:
+        if ARCHITECTURES[self.arch].convs and self.is_points:
             raise ValueError(
-                "ModelSpec.arch 'dcgan' needs image data (channels 1 or 3, image_size 28/32/64); "
-                "use arch 'toy' for 2D points"
+                f"ModelSpec.arch {self.arch!r} needs image data (channels 1 or 3, image_size "
+                f"{'/'.join(map(str, IMAGE_SIZES))}); use arch 'toy' for 2D points"
             )
         _check_int("num_classes", self.num_classes, *MODEL_RANGES["num_classes"])
         _check_hidden("g_hidden", self.g_hidden)
@@ -156,6 +169,14 @@ class ModelSpec:
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not lo <= dropout <= hi:
             raise ValueError(f"ModelSpec.dropout must be a number in [{lo:g}, {hi:g}]; got {dropout!r}")
         _check_int("embed_dim", self.embed_dim, *MODEL_RANGES["embed_dim"])
+        for name, allowed in (("g_activation", G_ACTIVATIONS), ("d_downsample", D_DOWNSAMPLES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"ModelSpec.{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        g_dropout, (lo, hi) = self.g_dropout, MODEL_RANGES["g_dropout"]
+        if isinstance(g_dropout, bool) or not isinstance(g_dropout, (int, float)) or not lo <= g_dropout <= hi:
+            raise ValueError(f"ModelSpec.g_dropout must be a number in [{lo:g}, {hi:g}]; got {g_dropout!r}")
+        _check_int("minibatch_disc", self.minibatch_disc, *MODEL_RANGES["minibatch_disc"])
+        _check_int("minibatch_disc_dim", self.minibatch_disc_dim, *MODEL_RANGES["minibatch_disc_dim"])
         _check_int("d_outputs", self.d_outputs, *MODEL_RANGES["d_outputs"])
         if not isinstance(self.d_labels, bool):
             raise ValueError(f"ModelSpec.d_labels must be true or false; got {self.d_labels!r}")

@@ -39,8 +39,8 @@ GRID_TOY = N_(
     "cluster; hopping between a few of them is mode collapse.")
 
 LIVE_SETTINGS = N_(
-    "Change the learning rates or the number of D steps per G step while the run trains. The "
-    "worker applies them at its next step and the charts mark the moment.")
+    "Change the learning rates, the number of D steps per G step or of G steps per D step while the "
+    "run trains. The worker applies them at its next step and the charts mark the moment.")
 
 
 def grid_caption(is_toy: bool, conditional: bool, tr=lambda m: m) -> str:

@@ -21,8 +21,8 @@ from playground.presets import PRESETS
 from playground.ui import glossary
 from playground.ui.i18n import esc, lang, shown, tr, tx
 from playground.live import LIVE_SETTINGS
-from playground.registry import (ARCH_NAMES, ARCHITECTURES, FAMILIES, FAMILY_NAMES, OBJECTIVE_NAMES, OBJECTIVES,
-                                 UPSAMPLES)
+from playground.registry import (ARCH_NAMES, ARCHITECTURES, D_DOWNSAMPLES, FAMILIES, FAMILY_NAMES, G_ACTIVATIONS,
+                                 OBJECTIVE_NAMES, OBJECTIVES, UPSAMPLES)
 
 KEY = "train."
 
@@ -31,8 +31,9 @@ MAIN = ("dataset", "family", "arch", "objective", "epochs", "batch_size", "lr_g"
 # Section titles are message ids (translated where drawn).
 SECTIONS = {
     N_("Model"): ("conditional", "z_dim", "g_hidden", "d_hidden", "g_filters", "d_filters",
-              "kernel_size", "upsample", "batchnorm", "minibatch_std", "dropout", "embed_dim"),
-    N_("Optimisation"): ("beta1", "beta2", "weight_decay", "d_steps", "gp_weight"),
+              "kernel_size", "upsample", "d_downsample", "batchnorm", "minibatch_std", "minibatch_disc",
+              "minibatch_disc_dim", "dropout", "g_activation", "g_dropout", "embed_dim"),
+    N_("Optimisation"): ("beta1", "beta2", "weight_decay", "d_steps", "g_steps", "gp_weight"),
     N_("Stabilising tricks"): ("label_smoothing", "instance_noise", "instance_noise_epochs", "replay",
                            "replay_size", "mode_seeking"),
     N_("Data"): ("data_source", "image_size", "channels", "max_images"),
@@ -42,6 +43,8 @@ SECTIONS = {
 }
 # Set elsewhere on the page: the name box, the preset picker and the upload (never typed).
 OTHER = ("name", "preset", "data_dir")
+# Settings that only some architectures have: shown only when one of them is picked.
+ONLY_FOR_ARCHS = {"d_downsample": tuple(a.name for a in ARCHITECTURES.values() if a.convs)}
 
 LABELS = {
     "name": N_("Name (optional)"), "family": N_("GAN family"),
@@ -52,7 +55,10 @@ LABELS = {
     "g_filters": N_("G filters (DCGAN)"), "d_filters": N_("D filters (DCGAN)"), "kernel_size": N_("Kernel size (DCGAN)"),
     "upsample": N_("Upsampling (DCGAN)"), "batchnorm": N_("BatchNorm (DCGAN)"),
     "minibatch_std": N_("Minibatch standard deviation in D"), "dropout": N_("Dropout in D"),
-    "embed_dim": N_("Label embedding size"), "beta1": N_("Adam beta1"), "beta2": N_("Adam beta2"),
+    "embed_dim": N_("Label embedding size"), "d_downsample": N_("Downsampling in D"),
+    "minibatch_disc": N_("Minibatch discrimination in D (kernels)"),
+    "minibatch_disc_dim": N_("Minibatch discrimination kernel size"),
+    "g_activation": N_("Activation in G"), "g_dropout": N_("Dropout in G"), "beta1": N_("Adam beta1"), "beta2": N_("Adam beta2"),
     "weight_decay": N_("Weight decay"), "gp_weight": N_("Gradient penalty weight"),
     "label_smoothing": N_("Label smoothing"), "instance_noise": N_("Instance noise"),
     "instance_noise_epochs": N_("Instance noise fades over (epochs)"), "replay": N_("Replay share"), "mode_seeking": N_("Mode seeking"),
@@ -80,12 +86,17 @@ CHOICES = {
     "arch": (ARCH_NAMES, {a.name: a.title for a in ARCHITECTURES.values()}),
     "objective": (OBJECTIVE_NAMES, {o.name: o.title for o in OBJECTIVES.values()}),
     "upsample": (UPSAMPLES, {}),
+    "d_downsample": (D_DOWNSAMPLES, {"stride": N_("stride (stride-2 conv)"),
+                                     "avgpool": N_("avgpool (conv + average pooling)")}),
+    "g_activation": (G_ACTIVATIONS, {"auto": N_("auto (the architecture's own)"), "relu": "ReLU",
+                                     "leakyrelu": "LeakyReLU"}),
     "precision": (PRECISIONS, {}),
     "data_source": (DATA_SOURCES, {"auto": N_("auto (full copy if cached, else bundled)"),
                                    "bundled": N_("bundled subset (offline)"),
                                    "download": N_("download (torchvision)")}),
     "kernel_size": ((4, 5), {}),
-    "image_size": ((0, 28, 32, 64), {0: N_("the dataset's own"), 28: "28 px", 32: "32 px", 64: "64 px"}),
+    "image_size": ((0, 28, 32, 64, 128), {0: N_("the dataset's own"), 28: "28 px", 32: "32 px", 64: "64 px",
+                                          128: "128 px"}),
     "channels": ((0, 1, 3), {0: N_("the dataset's own"), 1: N_("grey"), 3: N_("colour")}),
 }
 # A family's own settings are drawn under the family picker, for that family alone.
@@ -266,12 +277,21 @@ def objective_choices(family: str) -> tuple:
     return fam.objectives if fam is not None and fam.objectives else OBJECTIVE_NAMES
 
 
-def fields_in_columns(names, defaults: dict, slots: dict, columns: int, devices=None, family: str | None = None) -> dict:
-    """Draw ``names`` left to right in rows of ``columns`` (those that apply to ``family``); returns
-    {field: value}."""
-    out = {}
-    if family is not None:
-        names = [n for n in names if applies(n, family)]
+def applies_to_arch(name: str, arch: str | None) -> bool:
+    """Whether the setting ``name`` means something for the architecture ``arch`` (None: any)."""
+    return arch is None or name not in ONLY_FOR_ARCHS or arch in ONLY_FOR_ARCHS[name]
+
+
+def fields_in_columns(names, defaults: dict, slots: dict, columns: int, devices=None, arch: str | None = None,
+                      family: str | None = None) -> dict:
+    """Draw ``names`` left to right in rows of ``columns``; returns {field: value}. Settings that
+    ``arch`` does not have, or that mean nothing for ``family``, are not drawn and keep their preset
+    value (a family that decides G's input itself is never conditional)."""
+    shown_ = [n for n in names if applies_to_arch(n, arch) and (family is None or applies(n, family))]
+    out = {name: defaults[name] for name in names if name not in shown_}
+    if "conditional" in out:
+        out["conditional"] = False
+    names = shown_
     for i in range(0, len(names), columns):
         for col, name in zip(st.columns(columns), names[i:i + columns]):
             with col:

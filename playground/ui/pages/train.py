@@ -38,7 +38,7 @@ def main() -> None:
     for col, name in zip(cols[1:], ("epochs", "batch_size", "lr_g", "lr_d")):
         with col:
             values[name] = form.field(name, defaults[name], slots)
-    values.update(more_settings_ui(defaults, slots, devices, device_note, family))
+    values.update(more_settings_ui(defaults, slots, devices, device_note, values["arch"], family))
     values["name"] = name_ui()
     about_preset_ui(about_preset, preset, values["dataset"])
     if saved and not values.get("name"):
@@ -116,14 +116,15 @@ def data_ui(dataset: str, slots: dict):
     return saved
 
 
-def more_settings_ui(defaults: dict, slots: dict, devices: list[str], device_note: str, family: str) -> dict:
+def more_settings_ui(defaults: dict, slots: dict, devices: list[str], device_note: str, arch: str,
+                     family: str) -> dict:
     values = {}
     st.subheader(tr("More settings"))
     for title, names in form.SECTIONS.items():
         with st.expander(tr(title)):
             if title == "Execution":   # the message id
                 st.caption(device_note)
-            values.update(form.fields_in_columns(names, defaults, slots, columns=3, devices=devices,
+            values.update(form.fields_in_columns(names, defaults, slots, columns=3, devices=devices, arch=arch,
                                                  family=family))
     return values
 
