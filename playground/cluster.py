@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shlex
+import socket
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,9 @@ CAPACITY_TTL_S = 30.0
 # makes a fresh job manager): connecting asks the cluster for its version, a round trip each time.
 _clients: dict = {}
 _capacity: dict = {}
+_down_until: dict = {}      # address -> monotonic time: a cluster that did not answer is not asked again before
+DOWN_FOR_S = 15.0
+CONNECT_TIMEOUT_S = 3.0
 
 
 class ClusterUnavailable(RunError):
@@ -68,6 +72,24 @@ def parse_resources(text: str | None) -> dict[str, float]:
     return out
 
 
+def _check_port(address: str | None) -> None:
+    """For an http(s) address, OSError unless its port accepts a connection within a few seconds
+    (other forms of address are left to Ray)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address or "")
+    if parts.scheme in ("http", "https") and parts.hostname:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
+
+
+def _need(req: dict) -> dict:
+    """{resource: amount} of one job from its entrypoint request (only what it asks for)."""
+    need = {"GPU": req.get("entrypoint_num_gpus", 0), "CPU": req.get("entrypoint_num_cpus", 0),
+            **req.get("entrypoint_resources", {})}
+    return {k: float(v) for k, v in need.items() if v}
+
+
 def _is_gpu(device: str) -> bool:
     return device == "cuda" or device.startswith("cuda:")
 
@@ -89,12 +111,17 @@ class RayBackend:
             except ImportError:
                 raise ClusterUnavailable(msg("the training cluster is not set up on this server "
                                              "(the Ray package is missing); ask the lab's administrator")) from None
+            unreachable = ClusterUnavailable(msg("the training cluster cannot be reached; try again later "
+                                                 "or ask the lab's administrator"))
+            if time.monotonic() < _down_until.get(self.address, 0.0):
+                raise unreachable   # a page must not wait for a cluster that just did not answer
             try:
+                _check_port(self.address)   # Ray's client waits without a time limit
                 _clients[self.address] = JobSubmissionClient(self.address)
-            except Exception as e:  # ConnectionError, ValueError for a bad address, …
+            except Exception as e:  # ConnectionError, OSError, ValueError for a bad address, …
                 _log(f"cannot reach the cluster at {self.address or '(RAY_ADDRESS unset)'}: {e}")
-                raise ClusterUnavailable(msg("the training cluster cannot be reached; try again later "
-                                             "or ask the lab's administrator")) from None
+                _down_until[self.address] = time.monotonic() + DOWN_FOR_S
+                raise unreachable from None
         return _clients[self.address]
 
     def forget(self) -> None:
@@ -146,10 +173,8 @@ class RayBackend:
         total = self.capacity()
         if not total:
             return None
-        req = self.request(device, threads)
-        need = {"GPU": req.get("entrypoint_num_gpus", 0), "CPU": req.get("entrypoint_num_cpus", 0),
-                **req.get("entrypoint_resources", {})}
-        counts = [int(total.get(k, 0) // v) for k, v in need.items() if v]
+        need = _need(self.request(device, threads))
+        counts = [int(total.get(k, 0) // v) for k, v in need.items()]
         return min(counts) if counts else None
 
     # ------------------------------------------------------------------ jobs
@@ -171,6 +196,12 @@ class RayBackend:
         """Submit the worker of ``run``; returns what job.json records about it."""
         req = self.request(device, threads)
         placed = req.pop("device")
+        total, need = self.capacity(), _need(req)
+        if total and any(total.get(k, 0) < v for k, v in need.items()):
+            # Ray would keep it waiting for a machine that does not exist
+            raise ClusterUnavailable(msg("no machine of the training cluster offers what this run needs "
+                                         "({needs}); choose another device or ask the lab's administrator",
+                                         needs=", ".join(f"{k} {v:g}" for k, v in need.items())))
         env = {"PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1", DEVICE_ENV: placed,
                LAUNCHER_ENV: "ray"}   # the worker lowers its priority, as under the local backend
         if placed == "cpu":

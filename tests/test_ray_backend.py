@@ -216,3 +216,29 @@ def test_an_unreachable_cluster_is_a_plain_message_that_names_no_address(tmp_pat
         m.submit(toy(epochs=1), "nowhere")
     assert "cannot be reached" in str(e.value) and "127.0.0.1" not in str(e.value)
     assert not (m.root / "nowhere").exists()   # no folder left queued for a cluster that never had it
+
+
+def test_the_cluster_says_how_many_jobs_fit_and_refuses_a_gpu_job_it_has_no_gpu_for(manager):
+    assert manager.slots("cpu") == (0, NODES)         # one training slot on each node
+    assert manager.slots("auto") == (0, NODES)        # no GPU in this cluster: 'auto' asks for a CPU
+    assert manager.cluster.request("auto", 0)["device"] == "cpu"
+    from playground.cluster import ClusterUnavailable
+    with pytest.raises(ClusterUnavailable, match="no machine of the training cluster offers what this run "
+                                                 "needs .GPU 1, CPU 1, training_slot 1."):
+        manager.submit(toy(epochs=1, device="cuda"), "gpu")
+    assert not (manager.root / "gpu").exists()
+
+
+def test_a_cluster_that_did_not_answer_is_not_asked_again_at_once(tmp_path, monkeypatch):
+    from playground import cluster as cl
+
+    calls = []
+    real = cl._check_port
+    monkeypatch.setattr(cl, "_check_port", lambda address: (calls.append(address), real(address)))
+    address = f"http://127.0.0.1:{_free_port()}"
+    backend = RayBackend(address=address, resources=SLOT)
+    for _ in range(3):
+        with pytest.raises(cl.ClusterUnavailable):
+            backend.client()
+    assert calls == [address]   # a page rerun a moment later does not wait for it again
+    assert backend.status("any") is None   # the manager's sync: nothing known, nothing changed
