@@ -267,3 +267,43 @@ def test_jobs_cli_on_the_local_backend(tmp_path):
         assert rel.wait_until(lambda: run.state() in ("stopped", "finished"), 60, 0.1)
     finally:
         rel.stop_all(root)
+
+
+# ----------------------------------------------------------------------------- the dashboard on the Ray backend
+def test_the_dashboard_on_an_unreachable_cluster_says_so_plainly_and_never_shows_its_address(tmp_path, monkeypatch):
+    """Every page renders (the manager's sync changes nothing when the cluster cannot be asked), and
+    Home's one-click start says the cluster cannot be reached (or that Ray is not installed) without
+    naming its address, and leaves no run folder."""
+    import socket
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]      # nothing listens there once the socket is closed
+    runs, pre = tmp_path / "runs", tmp_path / "pretrained"
+    runs.mkdir()
+    pre.mkdir()
+    for key, value in {"GAN_PLAYGROUND_RUNS": runs, "GAN_PLAYGROUND_PRETRAINED": pre, "GAN_PLAYGROUND_MAX_JOBS": 1,
+                       jobs.BACKEND_ENV: "ray", "RAY_ADDRESS": f"http://127.0.0.1:{port}"}.items():
+        monkeypatch.setenv(key, str(value))
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+    for page in (None, "playground/ui/pages/train.py", "playground/ui/pages/watch.py", "playground/ui/pages/runs.py"):
+        at = AppTest.from_file(str(root / "streamlit_app.py"), default_timeout=60)
+        if page:
+            at.switch_page(page)
+        at.run()
+        assert not at.exception, page
+        shown = "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+        assert "127.0.0.1" not in shown and str(port) not in shown, page
+        if page == "playground/ui/pages/train.py":
+            assert "Runs train on the lab's machines" in shown
+    at = AppTest.from_file(str(root / "streamlit_app.py"), default_timeout=60).run()
+    next(b for b in at.button if b.label == "Train the classroom preset").click().run()
+    errors = "\n".join(str(e.value) for e in at.error)
+    assert "The run could not be started" in errors, errors
+    assert "cannot be reached" in errors or "Ray package is missing" in errors, errors
+    assert "127.0.0.1" not in errors and str(port) not in errors
+    assert not [p for p in runs.iterdir() if (p / "config.json").exists()]
