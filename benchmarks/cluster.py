@@ -108,6 +108,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     results = []
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         for slots in [int(x) for x in args.local_slots.split(",") if x]:
             manager = JobManager(Path(tmp) / f"local{slots}", max_jobs=slots, backend="local")
@@ -117,12 +118,14 @@ def main(argv=None) -> int:
             results.append(ray_batch(nodes, args.jobs, args.timeout, Path(tmp)))
             print(json.dumps(results[-1]), flush=True)
 
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+               "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()]}
     Path(args.out + ".json").write_text(json.dumps({"job": JOB, "machine": machine, "results": results},
                                                    indent=2) + "\n")
     lines = [f"# Cluster benchmark: {args.jobs} tiny CPU jobs ({JOB['epochs']} epochs of the 2D ring, one thread each)",
              "", f"`python benchmarks/cluster.py` on {machine['cpus']} CPUs ({machine['platform']}). A job's wait: "
-             "submission until its trainer started (queue + Python/PyTorch start + data).", "",
+             "submission until its trainer started (queue + Python/PyTorch start + data). Load average "
+             f"(1, 5, 15 min) before: {machine['load_average_before']}, after: {machine['load_average_after']}.", "",
              "| backend | slots | all finished | time until all finished (s) | median wait (s) | longest wait (s) |",
              "|---|---|---|---|---|---|"]
     for r in results:
