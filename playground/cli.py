@@ -1,4 +1,4 @@
-"""Command line: ``python -m playground {train,sample,presets,runs,bench}``.
+"""Command line: ``python -m playground {train,sample,presets,runs,jobs,bench}``.
 
 Bad input exits with status 2 and one plain message, never a traceback.
 """
@@ -71,10 +71,47 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", add_help=False,  # parsed by playground.bench (see main)
                    help="time the training step against the textbook loop (bench --help)")
 
+    _add_jobs_parser(sub)
+
     r = sub.add_parser("runs", help="list run folders")
     r.add_argument("--root", action="append", help="folder of runs (default: runs and pretrained)")
     r.add_argument("--json", action="store_true", help="print JSON")
     return ap
+
+
+def _add_jobs_parser(sub) -> None:
+    """``jobs``: the dashboard's job manager on the command line (local queue or a Ray cluster)."""
+    j = sub.add_parser("jobs", help="submit, list, stop, pause and resume training jobs (as the dashboard does)",
+                       description="Training jobs through the dashboard's job manager: the local queue "
+                                   "(default) or a Ray cluster (--backend ray, or GAN_PLAYGROUND_BACKEND=ray; "
+                                   "the cluster's address from RAY_ADDRESS).")
+    verbs = j.add_subparsers(dest="verb", required=True)
+
+    def common(p):
+        p.add_argument("--runs-root", default=DEFAULT_RUNS_ROOT,
+                       help="the runs folder (on a cluster: the one every node mounts)")
+        p.add_argument("--backend", choices=("local", "ray"),
+                       help="where jobs train (default: $GAN_PLAYGROUND_BACKEND, else local)")
+
+    s = verbs.add_parser("submit", help="create a run and queue it (it starts when a slot is free)",
+                         description="Create a run from a preset and any training setting, and hand it to "
+                                     "the job manager; prints the run's id.")
+    s.add_argument("--preset", help="start from this preset")
+    s.add_argument("--config", help="a JSON file of settings (as in a run's config.json 'config')")
+    common(s)
+    _add_config_flags(s)
+    ls = verbs.add_parser("list", help="the runs folder's jobs and their states")
+    common(ls)
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    for verb, text in (("stop", "save a checkpoint and stop (a queued run leaves the queue)"),
+                       ("pause", "pause a training run (it keeps its slot)"),
+                       ("resume", "continue a paused run, or an interrupted, stopped or failed one from "
+                                  "its newest checkpoint")):
+        p = verbs.add_parser(verb, help=text)
+        p.add_argument("run", metavar="RUN", help="the run's id in the runs folder (or its folder)")
+        common(p)
+        if verb == "resume":
+            p.add_argument("--epochs", type=int, help="train until this epoch (a finished run: more epochs)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return bench_main(argv[1:], command="python -m playground " + " ".join(argv))
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "runs": cmd_runs}[args.command](args)
+        return {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "runs": cmd_runs,
+                "jobs": cmd_jobs}[args.command](args)
     except (UsageError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -257,4 +295,96 @@ def cmd_runs(args) -> int:
         else:
             print(f"{r['run']}  {r['state']:11s} {r['dataset']:13s} {r['arch']:5s} {r['objective']:8s} "
                   f"epoch {r['epoch']}/{r['epochs']}  {r['mb']} MB")
+    return 0
+
+
+# ----------------------------------------------------------------------------- jobs
+def _job_run(args, manager):
+    """The run named on the command line: an id in --runs-root, or the path of a run folder in it."""
+    from .runs import RunError, resolve_run
+
+    name = args.run
+    if os.sep in name or name in (".", ".."):
+        path = Path(name).resolve()
+        if path.parent != manager.root.resolve():
+            raise UsageError(f"{name} is not a run folder of --runs-root {args.runs_root}")
+        name = path.name
+    try:
+        return resolve_run(manager.root, name)
+    except RunError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_jobs(args) -> int:
+    from .cluster import ClusterUnavailable
+    from .jobs import JobManager, job_backend
+
+    manager = JobManager(args.runs_root, backend=args.backend)
+    try:
+        if args.verb == "submit":
+            cfg = config_from_args(args)
+            run = manager.submit(cfg)
+            print(f"{run.id}  {run.state()}  ({manager.backend} backend, runs folder {args.runs_root})")
+            return 0
+        if args.verb == "list":
+            return _list_jobs(manager, args.json)
+        run = _job_run(args, manager)
+        if job_backend(run) != manager.backend and run.state() in ("queued", "running", "paused"):
+            raise UsageError(f"run {run.id} is a job of the {job_backend(run)} backend; "
+                             f"give --backend {job_backend(run)}")
+        state = run.state()
+        if args.verb == "stop":
+            if state not in ("queued", "running", "paused"):
+                raise UsageError(f"run {run.id} is {state}; only a queued, running or paused run can be stopped")
+            manager.stop(run)
+            print(f"{run.id}: " + ("removed from the queue" if state == "queued" else
+                                   "asked to stop; the worker saves a checkpoint after its current step"))
+            return 0
+        if args.verb == "pause":
+            if state != "running":
+                raise UsageError(f"run {run.id} is {state}; only a running run can be paused")
+            manager.pause(run)
+            print(f"{run.id}: asked to pause; the worker does it after its current step")
+            return 0
+        # resume
+        if state == "paused":
+            if args.epochs is not None:
+                raise UsageError("--epochs continues an ended run; a paused run resumes as it was")
+            manager.unpause(run)
+            print(f"{run.id}: asked to resume; the worker does it after its current step")
+            return 0
+        if not manager.resume(run, epochs=args.epochs):
+            print(f"{run.id}: every training slot is busy; try again when a run ends", file=sys.stderr)
+            return 1
+        print(f"{run.id}  {run.state()}")
+        return 0
+    except ClusterUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _list_jobs(manager, as_json: bool) -> int:
+    from .jobs import job_backend
+
+    manager.sync(force=True)
+    rows = []
+    for run in manager.runs():
+        try:
+            status, cfg = run.read_status(), run.read_config()
+        except (OSError, ValueError) as e:
+            rows.append({"run": run.id, "state": "unreadable", "error": str(e)})
+            continue
+        job = run.read_job()
+        rows.append({"run": run.id, "state": run.state(), "backend": job_backend(run),
+                     "epoch": status.get("epoch", 0), "epochs": status.get("epochs") or cfg.epochs,
+                     "preset": cfg.preset, "submission_id": job.get("submission_id")})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(f"no runs in {manager.root}; submit one with: python -m playground jobs submit --preset classroom")
+    for r in rows if not as_json else ():
+        if r["state"] == "unreadable":
+            print(f"{r['run']}  unreadable: {r['error']}")
+        else:
+            print(f"{r['run']}  {r['state']:11s} {r['backend']:5s} epoch {r['epoch']}/{r['epochs']}  {r['preset']}")
     return 0

@@ -6,6 +6,12 @@ removed from the queue, or a worker starting), so a dashboard restart, a browser
 loses nothing. Each worker is its own process (fork+exec of ``python -m playground train``) in its own
 process session, so it outlives the server that started it. Starting jobs happens under an exclusive
 file lock in the runs folder, so two sessions pressing Start at once never exceed the job limit.
+
+Jobs have a backend: ``local`` (the default: subprocesses of this machine and the on-disk queue
+above) or ``ray`` (playground/cluster.py: each job is the same worker command submitted to a Ray
+cluster, which places it on a node with a free GPU or keeps it waiting; nothing is queued here).
+The run folder is the contract either way; only submission and liveness differ. The backend comes
+from ``--backend`` or ``GAN_PLAYGROUND_BACKEND``; a run's job.json names the backend that started it.
 """
 
 from __future__ import annotations
@@ -20,13 +26,31 @@ from pathlib import Path
 from . import devices
 from .config import TrainConfig
 from .live import check_live
-from .runs import (JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, file_lock, list_runs,
-                   new_run_id, open_entry, read_json, terminate)
+from .runs import (ACTIVE_STATES, JOB_SLOTS_ENV, LAUNCHER_ENV, Run, RunError, atomic_write_json, file_lock,
+                   list_runs, new_run_id, open_entry, read_json, terminate, unlink_entry)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCK_NAME = ".jobs.lock"
 SETTINGS_NAME = ".jobs.json"
 DEFAULT_MAX_JOBS = 1
+BACKEND_ENV = "GAN_PLAYGROUND_BACKEND"
+BACKENDS = ("local", "ray")
+SYNC_EVERY_S = 3.0          # the Ray backend asks the cluster about live runs at most this often
+_last_sync: dict[str, float] = {}
+
+
+def backend_name(name: str | None = None) -> str:
+    """``name``, else ``GAN_PLAYGROUND_BACKEND``, else 'local'; ValueError for anything else."""
+    raw = name if name is not None else os.environ.get(BACKEND_ENV, "")
+    value = (raw or "local").strip().lower()
+    if value not in BACKENDS:
+        raise ValueError(f"unknown job backend {raw!r}: use local or ray (--backend, or {BACKEND_ENV})")
+    return value
+
+
+def job_backend(run: Run) -> str:
+    """The backend that started the run's job ('local' for folders without job.json: CLI runs)."""
+    return "ray" if run.read_job().get("backend") == "ray" else "local"
 
 
 def _locked(root: Path):
@@ -44,12 +68,16 @@ def read_max_jobs(root: Path) -> int:
 
 
 class JobManager:
-    """Jobs of the runs folder ``root``; at most ``max_jobs`` train at once, the rest queue."""
+    """Jobs of the runs folder ``root``. Local backend: at most ``max_jobs`` train at once per
+    device, the rest queue. Ray backend: every job goes to the cluster (``cluster``: a
+    playground.cluster.RayBackend, made from ``RAY_ADDRESS`` when not given)."""
 
     def __init__(self, root: str | os.PathLike = "runs", max_jobs: int | None = None,
-                 python: str = sys.executable):
+                 python: str = sys.executable, backend: str | None = None, cluster=None):
         self.root = Path(root)
         self.python = python
+        self.backend = backend_name(backend)
+        self._cluster = cluster
         self.root.mkdir(parents=True, exist_ok=True)
         if max_jobs is not None:
             if max_jobs < 1:
@@ -58,16 +86,27 @@ class JobManager:
                 atomic_write_json(self.root / SETTINGS_NAME, {"max_jobs": int(max_jobs)})
         self.max_jobs = read_max_jobs(self.root)
 
+    @property
+    def cluster(self):
+        if self._cluster is None:
+            from .cluster import RayBackend   # imports ray only when a cluster is used
+            self._cluster = RayBackend(python=self.python)
+        return self._cluster
+
     # ------------------------------------------------------------------ queries
     def runs(self) -> list[Run]:
         return list_runs(self.root)
 
+    def _mine(self, run: Run) -> bool:
+        return job_backend(run) == self.backend
+
     def active(self) -> list[Run]:
-        """Runs whose worker is alive (running or paused)."""
-        return [r for r in self.runs() if r.state() in ("running", "paused")]
+        """This backend's runs whose worker is alive (running or paused)."""
+        return [r for r in self.runs() if r.state() in ("running", "paused") and self._mine(r)]
 
     def queued(self) -> list[Run]:
-        q = [r for r in self.runs() if r.read_status().get("state") == "queued"]
+        """This backend's runs waiting for a slot (Ray backend: for the cluster to start them)."""
+        q = [r for r in self.runs() if r.read_status().get("state") == "queued" and self._mine(r)]
         return sorted(q, key=lambda r: r.read_status().get("queued_at", r.config_path.stat().st_mtime))
 
     # ------------------------------------------------------------------ actions
@@ -79,13 +118,24 @@ class JobManager:
         check_config(cfg)  # a model that cannot fit in memory is refused before its folder exists
         run = Run(self.root / (run_id or new_run_id(cfg.name or cfg.preset)))
         run.create(cfg)
+        if self.backend == "ray":
+            try:
+                self._submit_to_cluster(run, cfg)
+            except BaseException:
+                run.delete()   # the cluster never had it: no folder is left queued for ever
+                raise
+            return run
         run.write_job("queued", epochs=cfg.epochs, queued_at=time.time())
         self.schedule()
         return run
 
     def schedule(self) -> list[Run]:
         """Start queued runs, oldest first, on devices where fewer than ``max_jobs`` train (the limit
-        counts per GPU; playground/devices.py); returns the runs it started."""
+        counts per GPU; playground/devices.py); returns the runs it started. The Ray backend
+        queues nothing here (the cluster does): it only brings the runs' states up to date."""
+        if self.backend == "ray":
+            self.sync(force=True)
+            return []
         started = []
         with _locked(self.root):
             busy = devices.busy_devices(self.active())
@@ -101,7 +151,23 @@ class JobManager:
     def slots(self, device: str | Run) -> tuple[int, int]:
         """(busy, limit): the slots of the devices a run with this device setting (or this run) may
         start on (on a machine with two GPUs an 'auto' run has 2 x max_jobs), and how many of them
-        are taken. A run waits in the queue exactly when busy >= limit."""
+        are taken. A run waits in the queue exactly when busy >= limit. Ray backend: the runs
+        training on the cluster, and how many jobs like this one it can run at once ((0, 1) when
+        the cluster cannot say: no queue is announced)."""
+        if self.backend == "ray":
+            from .cluster import ClusterUnavailable
+
+            threads = 0
+            if isinstance(device, Run):
+                try:
+                    threads = device.read_config().threads
+                except (OSError, ValueError):
+                    pass
+            try:
+                limit = self.cluster.slots(device_setting(device) if isinstance(device, Run) else device, threads)
+            except ClusterUnavailable:
+                limit = None
+            return (len(self.active()), limit) if limit else (0, 1)
         busy = devices.busy_devices(self.active())
         usable = devices.usable_devices(device_setting(device) if isinstance(device, Run) else device)
         # a device over its limit (max_jobs was lowered) gives no slot to the others
@@ -122,6 +188,11 @@ class JobManager:
             state = run.state()
             if state in ("running", "paused", "queued"):
                 raise RunError(f"run {run.id} is {state}; only an ended run can be resumed")
+            if self.backend == "ray":   # the cluster keeps it waiting while no node is free
+                if run.control_path.exists():
+                    run.write_control(state="running")
+                self._submit_to_cluster(run, run.read_config(), resume=True, epochs=epochs)
+                return True
             device = devices.place(device_setting(run), devices.busy_devices(self.active()), self.max_jobs)
             if device is None:
                 return False
@@ -140,7 +211,11 @@ class JobManager:
         """Ask the worker to save a checkpoint and stop; a queued run is simply marked stopped."""
         with _locked(self.root):
             if run.read_status().get("state") == "queued":
-                run.write_job("removed")
+                job = run.read_job()
+                cluster_job = job.get("submission_id") if job.get("backend") == "ray" else None
+                run.write_job("removed", **({"backend": "ray", "submission_id": cluster_job} if cluster_job else {}))
+                if cluster_job:   # a worker Ray starts anyway finds the run removed and ends at once
+                    self._stop_cluster_job(cluster_job)
                 return
         run.write_control(state="stopped")
 
@@ -154,8 +229,77 @@ class JobManager:
         the system may have given to another process since) is never signalled."""
         if run.state() not in ("running", "paused"):
             return False
+        job = run.read_job()
+        if job.get("backend") == "ray" and job.get("submission_id"):
+            return self._stop_cluster_job(job["submission_id"])   # Ray sends the worker SIGTERM
         pid = run.read_status().get("pid")
         return isinstance(pid, int) and pid > 0 and terminate(pid)
+
+    # ------------------------------------------------------------------ the Ray backend
+    def sync(self, force: bool = False) -> list[Run]:
+        """Ray backend: a live run (queued, running or paused) whose cluster job has ended (failed,
+        stopped, finished without its worker saying so) or that the cluster no longer knows is
+        recorded as lost in job.json, so every reader shows it interrupted; returns those runs.
+        Asks the cluster at most every SYNC_EVERY_S per runs folder unless ``force``; a cluster
+        that cannot be reached changes nothing (the heartbeat still ends a silent run)."""
+        if self.backend != "ray":
+            return []
+        from .cluster import TERMINAL
+
+        key = str(self.root.resolve())
+        now = time.monotonic()
+        if not force and now - _last_sync.get(key, float("-inf")) < SYNC_EVERY_S:
+            return []
+        _last_sync[key] = now
+        lost = []
+        for run in self.runs():
+            job = run.read_job()
+            sid = job.get("submission_id")
+            if job.get("backend") != "ray" or not isinstance(sid, str) or job.get("state") != "queued":
+                continue
+            if run.read_status().get("state") not in ACTIVE_STATES:
+                continue
+            ray_status = self.cluster.status(sid)
+            if ray_status is None:
+                break     # the cluster cannot be asked now: try again on the next call
+            if ray_status not in (*TERMINAL, "LOST"):
+                continue
+            with _locked(self.root):  # again under the lock: the worker may have written its end since
+                if (run.read_job().get("submission_id") == sid
+                        and run.read_status().get("state") in ACTIVE_STATES):
+                    run.write_job("lost", backend="ray", submission_id=sid, ray_status=ray_status)
+                    lost.append(run)
+        return lost
+
+    def _submit_to_cluster(self, run: Run, cfg: TrainConfig, resume: bool = False,
+                           epochs: int | None = None) -> None:
+        """Record the job in job.json (queued, with its submission id), then submit it. The record
+        comes first, so a worker that starts at once writes a status newer than it; a refused
+        submission puts the previous record back and raises ClusterUnavailable."""
+        previous = run.read_job()
+        sid = self.cluster.submission_id(run)
+        at = time.time()
+        record = dict(backend="ray", submission_id=sid, epochs=epochs or cfg.epochs, queued_at=at, at=at,
+                      **({"resume": True} if resume else {}))
+        run.write_job("queued", **record)
+        try:
+            placed = self.cluster.submit(run, sid, device=cfg.device, threads=cfg.threads, resume=resume,
+                                         epochs=epochs)
+        except BaseException:
+            if previous:
+                atomic_write_json(run.job_path, previous, root=run.path)
+            else:
+                unlink_entry(run.job_path, root=run.path)
+            raise
+        run.write_job("queued", **record, **placed)   # same 'at': a status the worker wrote since stays newer
+
+    def _stop_cluster_job(self, submission_id: str) -> bool:
+        from .cluster import ClusterUnavailable
+
+        try:
+            return self.cluster.stop(submission_id)
+        except ClusterUnavailable:
+            return False
 
     # ------------------------------------------------------------------ spawning
     def _spawn(self, run: Run, resume: bool, epochs: int | None = None,
@@ -199,8 +343,10 @@ def device_setting(run: Run) -> str:
 def schedule_after_exit(run: Run) -> None:
     """Called by a worker as it ends: start whatever was queued behind it in the same folder."""
     root = run.path.parent
+    if job_backend(run) == "ray":
+        return   # the cluster starts what waits for it; a node never starts this folder's local queue
     if (root / SETTINGS_NAME).exists() or (root / LOCK_NAME).exists():
         try:
-            JobManager(root).schedule()
+            JobManager(root, backend="local").schedule()
         except OSError:
             pass

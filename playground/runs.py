@@ -6,7 +6,8 @@ Layout (format version 1; see README "Run folder format")::
     <run>/status.json      state, epoch, step, pid, heartbeat, message, error (atomic writes)
     <run>/metrics.jsonl    append-only, one JSON object per line ("step", "epoch", "change", "event")
     <run>/control.json     written by the dashboard/CLI: desired state and live settings
-    <run>/job.json         written by the job manager only: queued, removed from the queue, or starting
+    <run>/job.json         written by the job manager only: queued, removed from the queue, starting,
+                           or lost (its cluster job ended while the run was live)
     <run>/samples/epoch_000.png   fixed-noise grid per epoch (toys: also epoch_000.npz arrays)
     <run>/checkpoints/     safetensors + JSON (train_step_000001234.*, snapshot_epoch_0005.*)
     <run>/log.txt          the worker's human-readable log
@@ -28,6 +29,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import time
 from contextlib import contextmanager
@@ -46,6 +48,7 @@ HEARTBEAT_STALE_S = 90.0  # a live worker beats at least every few seconds, even
 # Set by the job manager for a worker it starts (the manager's pid): the worker trains at a lower priority.
 LAUNCHER_ENV = "GAN_PLAYGROUND_LAUNCHER"
 JOB_SLOTS_ENV = "GAN_PLAYGROUND_JOB_SLOTS"  # the job limit, passed to workers: "auto" threads share the cores
+CPUS_ENV = "GAN_PLAYGROUND_CPUS"  # the CPUs a cluster reserved for the job (Ray backend): "auto" threads
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _SAMPLE = re.compile(r"^epoch_(\d{3,5})\.png$")
@@ -279,8 +282,10 @@ class Run:
 
     # the job manager's file
     def write_job(self, state: str, **fields) -> dict:
-        """job.json: 'queued' (waiting for a slot), 'removed' (taken off the queue) or 'starting'
-        (a worker was started: its ``pid``). Only the job manager writes it."""
+        """job.json: 'queued' (waiting for a slot), 'removed' (taken off the queue), 'starting'
+        (a worker was started: its ``pid``) or 'lost' (the Ray backend: the cluster's job ended while
+        the run was live). Jobs of the Ray backend add ``backend`` and ``submission_id``. Only the
+        job manager writes it."""
         doc = {"format_version": FORMAT_VERSION, "state": state, "at": time.time(), **fields}
         atomic_write_json(self.job_path, doc, root=self.path)
         return doc
@@ -464,7 +469,8 @@ class Run:
         shutil.rmtree(self.path)  # refuses a link as the run folder, never follows links inside it
 
 
-JOB_STATES = ("queued", "removed", "starting")
+JOB_STATES = ("queued", "removed", "starting", "lost")
+HOST = socket.gethostname()  # a worker's pid means something only on the machine it runs on
 
 
 def _with_job(status: dict | None, job: dict) -> dict:
@@ -485,6 +491,10 @@ def _with_job(status: dict | None, job: dict) -> dict:
                 "queued_at": job.get("queued_at", at)}
     if state == "removed":
         return {**base, "state": "stopped", "message": N_("removed from the queue")}
+    if state == "lost":   # the cluster's job ended (failed, stopped, or forgotten) while the run was live
+        return {**base, "state": "interrupted",
+                "message": N_("the training job on the cluster ended before the run did; resume it to "
+                              "continue from its last checkpoint")}
     pid = job.get("pid")
     if pid_alive(pid):
         return {**base, "state": "running", "pid": pid, "heartbeat": at, "message": N_("starting"),
@@ -518,7 +528,7 @@ def _status_problem(status) -> str:
     for key in ("heartbeat", "started", "updated", "images_per_s", "eta_s", "queued_at"):
         if not _number(status.get(key)):
             return f"has '{key}' {str(status[key])[:40]!r}, not a number"
-    for key in ("state", "message", "error", "device"):
+    for key in ("state", "message", "error", "device", "host"):
         if status.get(key) is not None and not isinstance(status[key], str):
             return f"has '{key}' {str(status[key])[:40]!r}, not text"
     return ""
@@ -580,7 +590,10 @@ def pid_alive(pid) -> bool:
 
 def effective_state(status: dict, now: float | None = None) -> str:
     """The stored state, except that a running/paused run with a dead worker or a stale heartbeat
-    is reported as 'interrupted' (it can be resumed from its last checkpoint)."""
+    is reported as 'interrupted' (it can be resumed from its last checkpoint). The worker's pid is
+    asked about only on the machine it runs on (its status names the ``host``): a worker on another
+    node of a cluster is judged by its heartbeat here, and by the cluster's job status in the job
+    manager (playground/jobs.py)."""
     state = status.get("state", "queued")
     if state not in ("running", "paused"):
         return state if state in STATES else "failed"
@@ -589,7 +602,8 @@ def effective_state(status: dict, now: float | None = None) -> str:
         beat = float(status.get("heartbeat") or 0.0)
     except (TypeError, ValueError):
         beat = 0.0
-    if not pid_alive(status.get("pid")) or now - beat > HEARTBEAT_STALE_S:
+    here = status.get("host") in (None, HOST)
+    if (here and not pid_alive(status.get("pid"))) or now - beat > HEARTBEAT_STALE_S:
         return "interrupted"
     return state
 

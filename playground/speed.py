@@ -39,8 +39,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+<<<<<<< HEAD
 from . import registry
 from .runs import JOB_SLOTS_ENV
+=======
+from .runs import CPUS_ENV, JOB_SLOTS_ENV
+>>>>>>> wt-ray
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,12 @@ def auto_threads() -> int:
     The dashboard stays responsive because the job manager starts its workers at a lower CPU
     priority (``worker.WORKER_NICE``), not by leaving a core idle: on the idle 2-core benchmark
     machine the project's loop ran faster on two threads than on one (benchmarks/README.md, "Speed")."""
+    try:  # a cluster job (Ray backend) uses the CPUs the cluster reserved for it, no more
+        reserved = int(os.environ.get(CPUS_ENV, "0"))
+    except ValueError:
+        reserved = 0
+    if reserved > 0:
+        return max(1, min(reserved, physical_cores()))
     try:
         slots = max(1, int(os.environ.get(JOB_SLOTS_ENV, "1")))
     except ValueError:

@@ -33,7 +33,7 @@ from .data.common import UploadRefused
 from .devices import DEVICE_ENV
 from .i18n import N_, Message
 from .resume import ResumeRefused, plan_resume
-from .runs import LAUNCHER_ENV, Run, RunError, open_entry
+from .runs import HOST, LAUNCHER_ENV, Run, RunError, open_entry
 from .training import Hooks, Trainer, TrainingFailed, model_spec, pick_device
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -66,6 +66,7 @@ class _StatusWriter:
 
     def write(self, status: dict) -> None:
         with self._lock:
+            status = {**status, "host": HOST}   # its pid is this machine's (a cluster has several)
             self.last = dict(status)
             self._written = time.monotonic()
             self.run.write_status(**status)

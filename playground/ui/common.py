@@ -89,6 +89,7 @@ def _pretrained_order() -> list[str]:
 
 def all_runs() -> list[RunRef]:
     """Pretrained runs first (in their curated order), then the user's runs, newest first."""
+    sync_jobs()
     order = {run_id: i for i, run_id in enumerate(_pretrained_order())}
     pre = sorted(list_runs(pretrained_root()), key=lambda r: (order.get(r.id, len(order)), r.id))
     return [RunRef("pretrained", r) for r in pre] + [RunRef("runs", r) for r in list_runs(runs_root())]
@@ -200,5 +201,16 @@ def run_picker(label: str | None = None, param: str = "run", key: str | None = N
 
 
 def job_manager() -> JobManager:
-    """A fresh manager each call: its state lives in the run folders, not in this process."""
+    """A fresh manager each call: its state lives in the run folders, not in this process. Its
+    backend (local, or a Ray cluster) comes from ``GAN_PLAYGROUND_BACKEND``."""
     return JobManager(runs_root(), max_jobs=max_jobs())
+
+
+def sync_jobs() -> None:
+    """Ray backend: runs whose cluster job ended or was lost read as interrupted (the manager asks
+    the cluster at most every few seconds). A cluster that cannot be reached changes nothing, and
+    nothing about it is shown here: its address is for the lab's administrator."""
+    try:
+        job_manager().sync()
+    except (OSError, ValueError):
+        pass

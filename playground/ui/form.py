@@ -115,7 +115,18 @@ FLOAT_STEPS = {"lr_g": 5e-5, "lr_d": 5e-5, "weight_decay": 1e-5}
 
 
 def device_choices() -> tuple[list[str], str]:
-    """The devices this server has, and a sentence saying so (auto picks the first GPU)."""
+    """The devices this server has, and a sentence saying so (auto picks the first GPU). With the
+    Ray backend runs train on the lab's machines, not here: the choices a cluster job can have
+    (its address is never shown)."""
+    from playground.jobs import backend_name
+
+    try:
+        on_cluster = backend_name() == "ray"
+    except ValueError:
+        on_cluster = False
+    if on_cluster:
+        return ["auto", "cpu", "cuda"], tr("Runs train on the lab's machines: 'auto' takes a GPU when the "
+                                           "cluster has one, and waits in the queue while every GPU is busy.")
     opts, have = ["auto", "cpu"], [tx("CPU ({n} cores)", n=os.cpu_count() or 1)]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):

@@ -109,6 +109,13 @@ def num(value, decimals: int | None = None, significant: int | None = None) -> s
     return i18n.format_number(value, lang(), decimals=decimals, significant=significant)
 
 
+def error_text(e: BaseException):
+    """An exception's message for a page: in the page's language when the core raised it with a
+    stored message (playground.i18n.Message, such as the cluster's), else as it is."""
+    first = e.args[0] if getattr(e, "args", None) else None
+    return shown(first) if isinstance(first, i18n.Message) else e
+
+
 def shown(stored, fallback: str = "") -> Markdown:
     """A message stored by the core (see :func:`playground.i18n.render`) in the page's language,
     escaped for Markdown."""

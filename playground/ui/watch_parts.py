@@ -20,7 +20,7 @@ from playground.ui import charts, explain, exports, layout, runinfo
 from playground.i18n import render
 from playground.ui import form
 from playground.ui.common import PAGES, RunRef, job_manager
-from playground.ui.i18n import esc, lang, num, shown, tr, trn, tx
+from playground.ui.i18n import error_text, esc, lang, num, shown, tr, trn, tx
 from playground.ui.widgets import metrics_for, show_grid
 
 POLL_S = 2.0
@@ -84,7 +84,7 @@ def _resume(manager, run, epochs=None) -> None:
     try:
         started = manager.resume(run, epochs=epochs)
     except (RunError, ValueError, OSError) as e:
-        st.error(tr("Could not resume: {error}", error=e))
+        st.error(tr("Could not resume: {error}", error=error_text(e)))
         return
     if not started:
         slots = manager.slots(run)[1]

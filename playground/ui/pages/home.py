@@ -5,8 +5,9 @@ import streamlit as st
 
 from playground.config import ConfigError
 from playground.presets import PRESETS
+from playground.runs import RunError
 from playground.ui.common import PAGES, all_runs, job_manager
-from playground.ui.i18n import lang, tr, trn
+from playground.ui.i18n import error_text, lang, tr, trn
 from playground.ui.widgets import GAN_IN_ONE_SENTENCE, page_link, run_card
 
 MAX_OWN_CARDS = 6
@@ -49,8 +50,8 @@ def start_classroom() -> None:
     """Start the classroom preset and open its Watch page."""
     try:
         run = job_manager().submit(PRESETS[CLASSROOM].config())
-    except (ConfigError, OSError) as e:
-        st.error(tr("The run could not be started: {error}", error=e))
+    except (ConfigError, RunError, OSError) as e:   # RunError: a cluster that cannot be reached, say
+        st.error(tr("The run could not be started: {error}", error=error_text(e)))
         return
     st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}", "lang": lang()})
 

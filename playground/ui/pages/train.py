@@ -10,7 +10,7 @@ from playground.runs import RunError
 from playground.ui import form
 from playground.ui.common import PAGES, job_manager, runs_root
 from playground.i18n import t
-from playground.ui.i18n import lang, shown, tr, trn, tx
+from playground.ui.i18n import error_text, lang, shown, tr, trn, tx
 from playground.ui.upload import zip_uploader
 
 FEW_STEPS = 10   # an epoch of fewer training steps than this barely changes the grid
@@ -193,7 +193,7 @@ def start(manager, cfg) -> None:
     try:
         run = manager.submit(cfg)
     except (ConfigError, RunError, OSError) as e:
-        st.error(tr("The run could not be started: {error}", error=e))
+        st.error(tr("The run could not be started: {error}", error=error_text(e)))
     else:
         st.switch_page(PAGES["watch"], query_params={"run": f"runs/{run.id}", "lang": lang()})
 
