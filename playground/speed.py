@@ -39,12 +39,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-<<<<<<< HEAD
 from . import registry
-from .runs import JOB_SLOTS_ENV
-=======
 from .runs import CPUS_ENV, JOB_SLOTS_ENV
->>>>>>> wt-ray
 
 
 @dataclass(frozen=True)
