@@ -73,6 +73,26 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
           "digits of one class different from each other instead of one digit drawn again and again."),
        _DCGAN, _ADAM, dataset="mnist", conditional=True, g_filters=32, d_filters=32, batch_size=64,
        mode_seeking=1.0, epochs=30),
+    _p("acgan-mnist", N_("AC-GAN on MNIST"),
+       N_("Odena et al. (2017): ask G for a digit while D, never told the digit, judges real or fake "
+          "and names the digit of every image. Watch the auxiliary classifier's accuracy on real and "
+          "on generated digits."),
+       _DCGAN, _ADAM, dataset="mnist", family="acgan", g_filters=32, d_filters=32, batch_size=64,
+       epochs=25),
+    _p("acgan-fashion", N_("AC-GAN on Fashion-MNIST"),
+       N_("The auxiliary classifier GAN on clothing: ask for a sandal, and D checks that it looks "
+          "like one."),
+       _DCGAN, _ADAM, dataset="fashion-mnist", family="acgan", g_filters=32, d_filters=32,
+       batch_size=64, epochs=25),
+    _p("infogan-mnist", N_("InfoGAN on MNIST"),
+       N_("Chen et al. (2016): one categorical code of 10 values and two continuous codes, never "
+          "given a label. Within a few epochs the categorical code picks the digit (one row of the "
+          "grid per code value) and the continuous codes the slant and the width: see them in the "
+          "Latent explorer."),
+       # The paper's MNIST settings: 62 noise values, Adam 1e-3 for G and 2e-4 for D, beta1 0.5.
+       _DCGAN, _ADAM, dataset="mnist", family="infogan", g_filters=32, d_filters=32, batch_size=64,
+       z_dim=62, info_categories=10, info_continuous=2, info_weight=1.0, lr_g=1e-3, lr_d=2e-4,
+       epochs=25),
     _p("cgan-fashion", N_("Conditional GAN on Fashion-MNIST"),
        N_("A conditional fully connected GAN: ask for trousers, get trousers."),
        _MLP, _ADAM, dataset="fashion-mnist", conditional=True, epochs=50),
