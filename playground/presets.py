@@ -90,9 +90,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
           "grid per code value) and the continuous codes the slant and the width: see them in the "
           "Latent explorer."),
        # The paper's MNIST settings: 62 noise values, Adam 1e-3 for G and 2e-4 for D, beta1 0.5.
+       # Instance noise on D's (and so Q's) inputs, fading over the run: without it Q learned to
+       # read the code from faint details and the code did not pick the digit (5-epoch trials on
+       # 10,000 MNIST images: code purity 0.73 with it, 0.19-0.39 with mode seeking instead).
        _DCGAN, _ADAM, dataset="mnist", family="infogan", g_filters=32, d_filters=32, batch_size=64,
        z_dim=62, info_categories=10, info_continuous=2, info_weight=1.0, lr_g=1e-3, lr_d=2e-4,
-       epochs=25),
+       instance_noise=0.5, epochs=25),
     _p("cgan-fashion", N_("Conditional GAN on Fashion-MNIST"),
        N_("A conditional fully connected GAN: ask for trousers, get trousers."),
        _MLP, _ADAM, dataset="fashion-mnist", conditional=True, epochs=50),
