@@ -236,7 +236,7 @@ def test_resume_continues_each_family_exactly(tmp_path, family):
     """Two epochs straight equal one epoch + resume + one epoch: metrics and every weight (Q too)."""
     from playground import checkpoint
 
-    over = dict(family=family, epochs=2, max_images=24)
+    over = dict(family=family, epochs=2, max_images=16)
     straight = _train(tmp_path, "straight", **over)
     split = _train(tmp_path, "split", **{**over, "epochs": 1})
     assert train_run(split, resume=True, epochs=2, echo=False) == 0
