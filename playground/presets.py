@@ -77,13 +77,16 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
        N_("Odena et al. (2017): ask G for a digit while D, never told the digit, judges real or fake "
           "and names the digit of every image. Watch the auxiliary classifier's accuracy on real and "
           "on generated digits."),
+       # Mode seeking as in the conditional DCGAN preset: without it this small G drew one image per
+       # class whatever the noise (4 epochs on 10,000 MNIST images: within-class diversity 0.08,
+       # 0.5 with it).
        _DCGAN, _ADAM, dataset="mnist", family="acgan", g_filters=32, d_filters=32, batch_size=64,
-       epochs=25),
+       mode_seeking=1.0, epochs=25),
     _p("acgan-fashion", N_("AC-GAN on Fashion-MNIST"),
        N_("The auxiliary classifier GAN on clothing: ask for a sandal, and D checks that it looks "
           "like one."),
        _DCGAN, _ADAM, dataset="fashion-mnist", family="acgan", g_filters=32, d_filters=32,
-       batch_size=64, epochs=25),
+       batch_size=64, mode_seeking=1.0, epochs=25),
     _p("infogan-mnist", N_("InfoGAN on MNIST"),
        N_("Chen et al. (2016): one categorical code of 10 values and two continuous codes, never "
           "given a label. Within a few epochs the categorical code picks the digit (one row of the "
