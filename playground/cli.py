@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--run-dir", required=True)
     s.add_argument("--epoch", type=int, help="a saved epoch (default: the newest snapshot)")
     s.add_argument("--class", dest="label", type=int, help="class index for conditional runs")
+    s.add_argument("--code", type=int, help="InfoGAN: the categorical code's value, fixed for every sample")
+    s.add_argument("--code-values", metavar="C1,C2",
+                   help="InfoGAN: the continuous codes' values, each between -1 and 1, fixed for every sample")
     s.add_argument("--n", type=int, default=64, help="how many samples (1-10000)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="F.png (a grid) or F.npy (uint8 N×H×W[×C]; 2D toys: float32 N×2)")
@@ -225,9 +228,11 @@ def cmd_sample(args) -> int:
         raise UsageError(f"--run-dir {args.run_dir}: not a run folder (no config.json)")
     for entry in run.unsafe_entries():  # never read; said so, since the newest snapshot may be skipped
         print(f"note: {entry}: left alone (a run folder holds only regular files and folders)", file=sys.stderr)
+    code_values = _code_values(args.code_values)
     try:
         G, _, meta = sampling.load_snapshot(run, args.epoch)
-        x = sampling.generate(G, args.n, seed=args.seed, label=args.label)
+        label = _label_or_code(G, args)
+        x = sampling.generate(G, args.n, seed=args.seed, label=label, code_values=code_values)
     except (RunError, CheckpointError, ValueError) as e:
         raise UsageError(str(e)) from None
     if x.dim() == 2:  # 2D toy points
@@ -257,6 +262,31 @@ def cmd_sample(args) -> int:
         raise UsageError(f"--out {args.out}: cannot write there ({e.strerror or e})") from None
     print(f"wrote {args.n} samples of epoch {meta['epoch']} to {out}", file=sys.stderr)
     return 0
+
+
+def _code_values(text: str | None) -> list[float] | None:
+    """--code-values "c1,c2" as numbers (their count and range are checked against the run)."""
+    if text is None:
+        return None
+    try:
+        return [float(p) for p in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--code-values must be numbers between -1 and 1 separated by commas, such as "
+                         f"0.5,-1; got {text!r}") from None
+
+
+def _label_or_code(G, args) -> int | None:
+    """The label G is given: --class for a conditional run, --code for InfoGAN's categorical code."""
+    infogan = getattr(G, "label_role", "class") == "code"
+    if infogan and args.label is not None:
+        raise UsageError("this is an InfoGAN run: its generator takes a categorical code, not a class "
+                         "(the codes were never given labels); use --code K")
+    if not infogan and (args.code is not None or args.code_values is not None):
+        raise UsageError("--code and --code-values are for InfoGAN runs, whose generator takes codes; "
+                         "this run has none" + (" (use --class for a class)" if G.num_classes else ""))
+    if infogan and args.code_values is not None and not getattr(G, "cont_codes", 0):
+        raise UsageError("this InfoGAN run has no continuous codes, so --code-values has nothing to set")
+    return args.code if infogan else args.label
 
 
 def cmd_presets(args) -> int:

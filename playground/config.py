@@ -96,6 +96,12 @@ class TrainConfig:
     replay: float = 0.0             # share of D's fake batch drawn from older fakes
     replay_size: int = 2048         # number of old fakes kept
     mode_seeking: float = 0.0       # weight of the mode-seeking term in G's loss (Mao et al. 2019)
+    # AC-GAN (family "acgan")
+    aux_weight: float = 1.0         # weight of the class loss in both networks' losses
+    # InfoGAN (family "infogan")
+    info_categories: int = 10       # values of the categorical code (0 = none)
+    info_continuous: int = 2        # continuous codes, uniform in [-1, 1]
+    info_weight: float = 1.0        # weight of the mutual-information term
     # execution
     seed: int = 0
     device: str = "auto"
@@ -278,6 +284,19 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
         if fam.objectives and c.objective not in fam.objectives:
             e["objective"] = msg("{family} trains with {allowed}; got {value}", family=c.family,
                                  allowed=", ".join(fam.objectives), value=repr(c.objective))
+        tricks = ("label_smoothing", "instance_noise", "replay", "mode_seeking")
+        for name in tricks:
+            if name not in fam.tricks and getattr(c, name) != getattr(_DEFAULTS, name):
+                e[name] = msg("{family} does not use this trick; set it to 0", family=c.family)
+    _range(e, "aux_weight", c.aux_weight, 0.0, 100.0)
+    _range(e, "info_categories", c.info_categories, 0, 100, what="a whole number")
+    _range(e, "info_continuous", c.info_continuous, 0, 10, what="a whole number")
+    _range(e, "info_weight", c.info_weight, 0.0, 100.0)
+    if c.family == "infogan" and c.info_categories == 0 and c.info_continuous == 0:
+        e["info_categories"] = msg("InfoGAN needs at least one code: a categorical code of 2 or more "
+                                   "values, or a continuous code")
+    if c.family == "infogan" and c.info_categories == 1:
+        e["info_categories"] = msg("a categorical code needs at least 2 values (or 0 for none)")
     if c.dataset == "spiral" and c.conditional:
         e["conditional"] = msg("the spiral has no classes to condition on; choose ring, grid or moons")
     for name in ("z_dim", "g_filters", "d_filters", "embed_dim", "dropout", "g_dropout", "minibatch_disc",
@@ -326,6 +345,9 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     if len(c.name) > 100:
         e["name"] = msg("must be at most 100 characters")
     return e
+
+
+_DEFAULTS = TrainConfig()
 
 
 def parse_schedule(text: str) -> list[tuple[int, int]]:
@@ -388,7 +410,8 @@ _HELP = {
                      "images"),
     "channels": N_("1 for grey, 3 for colour (0 = the dataset's own)"),
     "max_images": N_("train on a class-balanced random subset of this many images (0 = all)"),
-    "family": N_("how each training step updates the networks: gan (unconditional or conditional GAN)"),
+    "family": N_("how each training step updates the networks: gan (unconditional or conditional GAN), "
+                 "acgan (auxiliary classifier GAN), infogan (codes learned without labels)"),
     "arch": N_("mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), fccgan (DCGAN with dense "
                "layers before G's and after D's convolutions, Barua 2019), toy (small MLP for 2D data)"),
     "objective": N_("bce (non-saturating), minimax (original), lsgan, hinge, wgan-gp"),
@@ -433,6 +456,11 @@ _HELP = {
     "instance_noise_epochs": N_("epochs over which the instance noise fades (0 = the whole run)"),
     "replay": N_("share of D's fake batch drawn from older generator samples (experience replay)"),
     "replay_size": N_("how many older fakes the replay buffer keeps"),
+    "aux_weight": N_("AC-GAN: weight of the class loss in D's and G's losses (1 in the paper)"),
+    "info_categories": N_("InfoGAN: values of the categorical code (0 = none)"),
+    "info_continuous": N_("InfoGAN: continuous codes, each uniform between -1 and 1"),
+    "info_weight": N_("InfoGAN: weight of the information term (how much G and Q are rewarded for codes "
+                      "Q can read back)"),
     "mode_seeking": N_("mode seeking (Mao et al. 2019): rewards G when two noise vectors of the same class give "
                        "different images; against every image of a class looking alike (e.g. 1)"),
     "seed": N_("random seed (same seed, same first sample grid on the CPU)"),

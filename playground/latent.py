@@ -84,6 +84,16 @@ class LoadedGenerator:
     def is_points(self) -> bool:
         return bool(self.G.spec.is_points)
 
+    @property
+    def cont_codes(self) -> int:
+        """InfoGAN's continuous codes: the first ``cont_codes`` entries of z (0 for other runs)."""
+        return int(getattr(self.G, "cont_codes", 0))
+
+    @property
+    def has_codes(self) -> bool:
+        """An InfoGAN generator: its label is a categorical code, and z may start with continuous codes."""
+        return getattr(self.G, "label_role", "class") == "code"
+
 
 def snapshot_key(run: Run, epoch: int) -> tuple:
     """(resolved run folder, epoch, mtime_ns, size) of the epoch's snapshot tensors: a stat, no read.
@@ -243,6 +253,35 @@ def sample_images(gen: LoadedGenerator, z: torch.Tensor, label: int | None = Non
     if gen.is_points:
         raise ValueError("this is a 2D toy run: its generator makes points, not images")
     return sampling.to_uint8(sample(gen, z, label))
+
+
+CODE_SWEEP_STEPS = 7   # a continuous code from -1 to 1 in steps of 1/3
+
+
+def code_sweep(gen: LoadedGenerator, z: torch.Tensor, code: int | None = None,
+               steps: int = CODE_SWEEP_STEPS) -> tuple[np.ndarray, int]:
+    """InfoGAN's codes at work on one latent z [z_dim]: uint8 [rows·cols, H, W, C] images and the
+    column count. Rows: the categorical code's values (one row when the run has none); columns:
+    continuous code ``code`` (0-based) from -1 to 1 in ``steps`` steps (one column, z as it is,
+    when ``code`` is None). Everything else of z stays as it is."""
+    if not gen.has_codes:
+        raise ValueError("only InfoGAN runs have codes to sweep")
+    if z.dim() != 1 or z.shape[0] != gen.z_dim:
+        raise ValueError(f"z must have shape [{gen.z_dim}], got {list(z.shape)}")
+    cols = 1
+    zs = z[None].clone()
+    if code is not None:
+        if not 0 <= int(code) < gen.cont_codes:
+            raise ValueError(f"continuous code must be between 1 and {gen.cont_codes}, got {int(code) + 1}")
+        cols = max(2, int(steps))
+        zs = z.repeat(cols, 1)
+        zs[:, int(code)] = torch.linspace(-1.0, 1.0, cols)
+    rows = max(1, gen.num_classes)
+    zs = zs.repeat(rows, 1)                                          # [rows·cols, z_dim], row-major
+    y = torch.arange(rows).repeat_interleave(cols) if gen.num_classes else None
+    with one_thread(), torch.inference_mode():
+        out = gen.G(zs.float(), y).float()
+    return sampling.to_uint8(out), cols
 
 
 # ----------------------------------------------------------------------------- pictures

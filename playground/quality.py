@@ -313,3 +313,31 @@ def epoch_quality(G, fixed_z: torch.Tensor, fixed_y, *, n: int, seed: int, info)
         return quality_for(torch.cat(outs), info.name, info.kind, info.image_size, info.channels), div
     finally:
         G.train(was_training)
+
+
+@torch.no_grad()
+def code_purity(G, scorer: QualityScorer, n_per_value: int = 500, seed: int = 0) -> dict:
+    """How well an InfoGAN generator's categorical code picks one class of the data, as the
+    classifier ``scorer`` reads its images: for each code value, ``n_per_value`` images (fresh
+    noise and continuous codes from ``seed``) and the share of them in their most frequent
+    predicted class. {"purity": mean share over the code values, "per_value": [share, ...],
+    "majority": [most frequent class per value], "classes_covered": distinct majority classes}."""
+    k = int(G.num_classes)
+    if getattr(G, "label_role", "class") != "code" or k < 1:
+        raise ValueError("code purity needs an InfoGAN generator with a categorical code")
+    g = torch.Generator().manual_seed(int(seed))
+    was_training = G.training
+    G.eval()
+    shares, majority = [], []
+    try:
+        for value in range(k):
+            z = sampling.latent_noise(G.z_dim, n_per_value, g, getattr(G, "cont_codes", 0))
+            y = torch.full((n_per_value,), value, dtype=torch.long)
+            _, probs = scorer.outputs(G(z, y).float())
+            counts = torch.bincount(probs.argmax(1), minlength=scorer.num_classes)
+            majority.append(int(counts.argmax()))
+            shares.append(float(counts.max()) / n_per_value)
+    finally:
+        G.train(was_training)
+    return {"purity": float(np.mean(shares)), "per_value": shares, "majority": majority,
+            "classes_covered": len(set(majority))}

@@ -40,6 +40,9 @@ class Family:
     # shows them for this family alone; their help texts are config.field_help()'s
     settings: tuple[tuple[str, str], ...] = ()
     charts: tuple[Chart, ...] = ()     # the Watch page's charts of the family's own metrics
+    # the GAN family's stabilising tricks (config fields) this family's step applies; config
+    # validation refuses the others when they are set
+    tricks: tuple[str, ...] = ("label_smoothing", "instance_noise", "replay", "mode_seeking")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,50 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            N_("One generator against one discriminator: G turns noise into images, D tells them from "
               "real ones, and each learns from the other. Turn on \"conditional\" to give both the "
               "class label, so you can ask for a class.")),
+    Family("acgan", N_("AC-GAN (auxiliary classifier GAN)"), "acgan",
+           N_("Odena et al. (2017): G draws the class it is asked for, but D is not told the class. "
+              "D judges real or fake and also names the class of every image, real or generated, and "
+              "both networks are trained to get that class right. Look at the auxiliary classifier's "
+              "accuracy: on real images it shows how well D has learned the classes, on generated "
+              "images how clearly G draws the class it was asked for. Each row of the grid asks for one "
+              "class."),
+           points=False, needs_labels=True, conditional=False,
+           objectives=("bce", "minimax", "lsgan", "hinge", "wgan-gp"),
+           settings=(("aux_weight", N_("Class loss weight")),),
+           charts=(Chart(N_("Auxiliary classifier accuracy"),
+                         (("acc_real", N_("on real images")), ("acc_fake", N_("on generated images"))),
+                         caption=N_("How often D's class head names the right class: of real images "
+                                    "(their labels) and of generated ones (the class G was asked for). "
+                                    "The generated line rising above the real one means G draws "
+                                    "textbook examples of each class, easy to classify."),
+                         percent=True),),
+           tricks=("label_smoothing", "instance_noise", "mode_seeking")),
+    Family("infogan", N_("InfoGAN (codes G learns to use, without labels)"), "infogan",
+           N_("Chen et al. (2016): besides noise, G gets codes: by default a categorical code of 10 "
+              "values and two continuous codes between −1 and 1. Nobody tells the network what the "
+              "codes mean. A head Q on D's body must read the codes back from each generated image, "
+              "and G is rewarded when it can, so G learns to make each code visible. On MNIST the "
+              "categorical code usually ends up picking the digit and the continuous codes the slant "
+              "or the width, without a single label. Watch how often Q recovers the code, then try "
+              "the codes in the Latent explorer."),
+           points=False, needs_labels=False, conditional=False,
+           objectives=("bce", "minimax", "lsgan", "hinge", "wgan-gp"),
+           settings=(("info_categories", N_("Categorical code values")),
+                     ("info_continuous", N_("Continuous codes")),
+                     ("info_weight", N_("Information term weight"))),
+           charts=(Chart(N_("How often Q recovers the categorical code"),
+                         (("code_acc", N_("Q's guess is the code G was given")),),
+                         caption=N_("Of the generated images, the share whose categorical code Q reads "
+                                    "back right. Chance is one in the number of code values (10% for "
+                                    "10); near 100% means each code value draws something Q can tell "
+                                    "apart."),
+                         percent=True),
+                   Chart(N_("Information loss"),
+                         (("info_loss", N_("information loss")), ("code_error", N_("continuous codes' error"))),
+                         caption=N_("How badly Q reads the codes back: the categorical code's "
+                                    "cross-entropy plus the continuous codes' squared error. It falls as "
+                                    "G makes the codes visible in the images."))),
+           tricks=("label_smoothing", "instance_noise", "mode_seeking")),
 )}
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (

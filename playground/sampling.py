@@ -168,20 +168,44 @@ def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool
 
 @torch.no_grad()
 def generate(G, n: int, *, seed: int = 0, label: int | None = None, z: torch.Tensor | None = None,
-             device="cpu") -> torch.Tensor:
+             device="cpu", code_values=None) -> torch.Tensor:
     """n outputs of G: images [n, C, H, W] in [-1, 1] or points [n, 2]. Conditional models get
-    ``label`` for every sample, or labels cycling over all classes when it is None."""
+    ``label`` for every sample, or labels cycling over all classes when it is None (an InfoGAN
+    generator: its categorical code). ``code_values``: InfoGAN's continuous codes, one value in
+    [-1, 1] per code, fixed for every sample."""
     if z is None:
         z = fixed_noise(G.z_dim, n, seed, getattr(G, "cont_codes", 0))
+    if code_values is not None:
+        z = with_codes(z, code_values, getattr(G, "cont_codes", 0))
     y = None
+    what = "code" if getattr(G, "label_role", "class") == "code" else "class"
     if G.num_classes:
         if label is None:
             y = torch.arange(n) % G.num_classes
         else:
             if not 0 <= label < G.num_classes:
-                raise ValueError(f"class must be between 0 and {G.num_classes - 1}, got {label}")
+                raise ValueError(f"{what} must be between 0 and {G.num_classes - 1}, got {label}")
             y = torch.full((n,), int(label), dtype=torch.long)
         y = y.to(device)
     elif label is not None:
+        if what == "code":
+            raise ValueError("this run has no categorical code to choose (it was trained with 0 code values)")
         raise ValueError("this run is not conditional: it has no classes to choose from")
     return G(z.to(device), y)
+
+
+def with_codes(z: torch.Tensor, values, cont_codes: int) -> torch.Tensor:
+    """A copy of latents z [N, z_dim] whose first ``cont_codes`` entries (InfoGAN's continuous codes)
+    are ``values`` (one number in [-1, 1] per code). ValueError names what is wrong."""
+    if not cont_codes:
+        raise ValueError("this run has no continuous codes (only InfoGAN runs with continuous codes have them)")
+    values = [float(v) for v in values]
+    if len(values) != cont_codes:
+        raise ValueError(f"this run has {cont_codes} continuous code(s); got {len(values)} value(s)")
+    for i, v in enumerate(values):
+        if not -1.0 <= v <= 1.0:   # also refuses nan
+            raise ValueError(f"continuous code {i + 1} must be between -1 and 1 (the range it was trained "
+                             f"on); got {v:g}")
+    z = z.clone()
+    z[:, :cont_codes] = torch.tensor(values, dtype=z.dtype, device=z.device)
+    return z

@@ -33,6 +33,11 @@ GRID_CONDITIONAL = N_(
     "This run is conditional: each row asks the generator for one class, with the same noise in "
     "every row.")
 
+GRID_CODES = N_(
+    "This is an InfoGAN run: one row per value of the categorical code, with the same noise in every "
+    "row. Nobody told the network what the code means: whatever changes from row to row is what "
+    "it found on its own.")
+
 GRID_TOY = N_(
     "Green dots are real data, magenta dots are generated, and the background is the "
     "discriminator's opinion (orange: 'real', blue: 'fake'). A healthy generator covers every green "
@@ -43,8 +48,20 @@ LIVE_SETTINGS = N_(
     "run trains. The worker applies them at its next step and the charts mark the moment.")
 
 
-def grid_caption(is_toy: bool, conditional: bool, tr=lambda m: m) -> str:
-    """The caption under a run's grids, through ``tr`` (the page's translation)."""
+def grid_caption(is_toy: bool, rows: bool | str, tr=lambda m: m) -> str:
+    """The caption under a run's grids, through ``tr`` (the page's translation). ``rows``: what the
+    grid's rows are, "class" (a conditional generator, AC-GAN), "code" (InfoGAN's categorical code),
+    or "" / False (no rows); True reads as "class"."""
     if is_toy:
         return tr(GRID_TOY)
-    return tr(GRID_IMAGES) + (" " + tr(GRID_CONDITIONAL) if conditional else "")
+    rows = "class" if rows is True else rows
+    extra = {"class": GRID_CONDITIONAL, "code": GRID_CODES}.get(rows or "")
+    return tr(GRID_IMAGES) + (" " + tr(extra) if extra else "")
+
+
+def grid_rows(model: dict | None, conditional: bool) -> str:
+    """What a run's grid rows are, from its config.json "model" entry (None before the data are
+    loaded: then the config's ``conditional`` switch decides): "class", "code" or ""."""
+    if isinstance(model, dict) and model.get("num_classes"):
+        return "code" if model.get("label_role") == "code" else "class"
+    return "class" if conditional and not isinstance(model, dict) else ""

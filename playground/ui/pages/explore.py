@@ -19,7 +19,7 @@ from playground.runs import Run, RunError
 from playground.sampling import make_grid
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_widgets import TOY_PAGE, epoch_ui, is_toy, link_or_text, no_runs_hint
-from playground.ui import glossary
+from playground.ui import explore_codes, glossary
 from playground.ui.i18n import lang, num, tr
 
 SLIDER_DIMS = 8        # how many latent dimensions get a slider
@@ -50,8 +50,10 @@ def main() -> None:
     if chosen is None:
         return
     epoch, gen, label, class_name = chosen
-    _init_state(gen.z_dim)
+    _init_state(gen)
     run_path = str(ref.run.path)
+    if gen.has_codes:
+        explore_codes.intro_ui()
 
     st.subheader(tr("Sliders"))
     st.caption(tr("Each slider is one number of z (a standard normal value: most lie between −2 and 2). "
@@ -60,7 +62,7 @@ def main() -> None:
     with main_col:
         sliders_ui(run_path, epoch, label)
     with real_col:
-        real_images_ui(ref.run, label, class_name)
+        real_images_ui(ref.run, None if gen.has_codes else label, class_name)
 
     st.subheader(tr("Interpolation"))
     st.caption(tr("Walk from one seed's z to another's in equal steps. A smooth morph means the generator "
@@ -101,7 +103,11 @@ def generator_ui(ref, epochs: list[int]):
     if gen is None:
         return None
     label, class_name = None, None
-    if gen.num_classes:
+    if gen.has_codes:   # InfoGAN: G's label is its categorical code, which no one named
+        if gen.num_classes:
+            with top[1]:
+                label = explore_codes.code_picker_ui(gen.num_classes)
+    elif gen.num_classes:
         names = gen.class_names if len(gen.class_names) == gen.num_classes else [str(i) for i in range(gen.num_classes)]
         names = [glossary.class_name(n, lang()) for n in names]
         with top[1]:
@@ -111,26 +117,38 @@ def generator_ui(ref, epochs: list[int]):
     return epoch, gen, label, class_name
 
 
-def _slider_values(z_dim: int, seed: int) -> list[float]:
-    z = latent.seed_latent(z_dim, seed)[: min(SLIDER_DIMS, z_dim)]
+def _noise_dims(gen) -> tuple[int, int]:
+    """(first, count): the noise entries of z that get a slider (InfoGAN's continuous codes come
+    first in z and have their own sliders)."""
+    first = gen.cont_codes
+    return first, min(SLIDER_DIMS, gen.z_dim - first)
+
+
+def _slider_values(gen, seed: int) -> list[float]:
+    first, k = _noise_dims(gen)
+    z = latent.seed_latent(gen.z_dim, seed, gen.cont_codes)[first:first + k]
     return [round(float(v), 2) for v in z.clamp(-SLIDER_RANGE, SLIDER_RANGE)]
 
 
-def _set_sliders(z_dim: int) -> None:
+def _set_sliders(gen) -> None:
     ss = st.session_state
-    for i, v in enumerate(_slider_values(z_dim, int(ss["lx_seed"]))):
+    for i, v in enumerate(_slider_values(gen, int(ss["lx_seed"]))):
         ss[f"lx_z{i}"] = v
+    if gen.cont_codes:
+        explore_codes.reset_state(gen.cont_codes, latent.seed_latent(gen.z_dim, int(ss["lx_seed"]), gen.cont_codes))
 
 
-def _init_state(z_dim: int) -> None:
+def _init_state(gen) -> None:
     """Session keys of this page, set in one place. Sliders follow the seed when the latent size
     changes (another run) or when Streamlit dropped them (the page was left and reopened)."""
     ss = st.session_state
     ss.setdefault("lx_seed", 0)
-    k = min(SLIDER_DIMS, z_dim)
-    if ss.get("lx_zdim") != z_dim or any(f"lx_z{i}" not in ss for i in range(k)):
-        ss["lx_zdim"] = z_dim
-        _set_sliders(z_dim)
+    _, k = _noise_dims(gen)
+    shape = (gen.z_dim, gen.cont_codes)
+    if (ss.get("lx_zdim") != shape or any(f"lx_z{i}" not in ss for i in range(k))
+            or any(f"lx_cc{i}" not in ss for i in range(gen.cont_codes))):
+        ss["lx_zdim"] = shape
+        _set_sliders(gen)
     ss.setdefault("lx_ia", 1)
     ss.setdefault("lx_ib", 2)
     ss.setdefault("lx_steps", 8)
@@ -139,10 +157,10 @@ def _init_state(z_dim: int) -> None:
         ss.setdefault(name, default)
 
 
-def _randomise(z_dim: int) -> None:
+def _randomise(gen) -> None:
     ss = st.session_state
     ss["lx_seed"] = random.randrange(0, 100_000)
-    _set_sliders(z_dim)
+    _set_sliders(gen)
 
 
 def _load(run_path: str, epoch: int) -> latent.LoadedGenerator | None:
@@ -160,6 +178,12 @@ def _png(images: np.ndarray, target_px: int) -> bytes:
     return latent.png_fast(latent.upscale(row, latent.fit_factor(size, target_px)))
 
 
+def _grid_png(images: np.ndarray, ncol: int, cell_px: int = 64) -> bytes:
+    """uint8 [N, H, W, C] → one PNG grid of ``ncol`` columns, each image about ``cell_px`` wide."""
+    grid = make_grid(images, ncol=ncol)
+    return latent.png_fast(latent.upscale(grid, latent.fit_factor(images.shape[2], cell_px)))
+
+
 @st.fragment
 def sliders_ui(run_path: str, epoch: int, label: int | None) -> None:
     ss = st.session_state
@@ -167,29 +191,39 @@ def sliders_ui(run_path: str, epoch: int, label: int | None) -> None:
     if gen is None:
         return
     z_dim = gen.z_dim
-    k = min(SLIDER_DIMS, z_dim)
+    first, k = _noise_dims(gen)
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
-    c1.number_input(tr("Seed"), 0, 1_000_000, step=1, key="lx_seed", on_change=_set_sliders, args=(z_dim,),
+    c1.number_input(tr("Seed"), 0, 1_000_000, step=1, key="lx_seed", on_change=_set_sliders, args=(gen,),
                     help=tr("Each seed is one random latent vector z; the sliders start at its values."))
-    c2.button(tr("Randomise"), icon=":material/casino:", on_click=_randomise, args=(z_dim,), width="stretch",
+    c2.button(tr("Randomise"), icon=":material/casino:", on_click=_randomise, args=(gen,), width="stretch",
               key="lx_random")
-    c3.button(tr("Reset sliders"), icon=":material/undo:", on_click=_set_sliders, args=(z_dim,), width="stretch",
+    c3.button(tr("Reset sliders"), icon=":material/undo:", on_click=_set_sliders, args=(gen,), width="stretch",
               key="lx_reset",
               help=tr("Put the sliders back to the seed's own values."))
     img_col, slider_col = st.columns([1, 1])
     with slider_col:
+        codes = explore_codes.continuous_ui(gen.cont_codes) if gen.cont_codes else []
+        if gen.has_codes:
+            st.caption(tr("Noise: the generator's other inputs, which carry no code."))
         cols = st.columns(2)
         for i in range(k):
             # a select slider so the value shows as the page's language writes it (-1,13 in pt-BR)
-            cols[i % 2].select_slider(f"z[{i}]", options=Z_VALUES, key=f"lx_z{i}",
+            cols[i % 2].select_slider(f"z[{first + i}]", options=Z_VALUES, key=f"lx_z{i}",
                                       format_func=lambda v: num(v, decimals=2))
-        if z_dim > k:
-            st.caption(tr("The other {rest} of the {n} dimensions stay at the seed's values.", rest=z_dim - k, n=z_dim))
-    z = latent.seed_latent(z_dim, int(ss["lx_seed"]))
-    z[:k] = torch.tensor([float(ss[f"lx_z{i}"]) for i in range(k)])
+        rest = z_dim - first - k
+        if rest > 0:
+            st.caption(tr("The other {rest} of the {n} dimensions stay at the seed's values.", rest=rest,
+                          n=z_dim - first))
+    z = latent.seed_latent(z_dim, int(ss["lx_seed"]), gen.cont_codes)
+    z[first:first + k] = torch.tensor([float(ss[f"lx_z{i}"]) for i in range(k)])
+    if codes:
+        z[:first] = torch.tensor(codes)
     img = latent.sample_images(gen, z, label)
     with img_col:
         st.image(_png(img, BIG_PX), caption=tr("G(z) at epoch {epoch}", epoch=epoch), output_format="PNG")
+    if gen.has_codes:
+        st.subheader(tr("Code sweep"))
+        explore_codes.sweep_ui(gen, z, _grid_png)
 
 
 @st.fragment
@@ -202,7 +236,8 @@ def interpolation_ui(run_path: str, epoch: int, label: int | None) -> None:
     c1.number_input(tr("From seed"), 0, 1_000_000, step=1, key="lx_ia")
     c2.number_input(tr("To seed"), 0, 1_000_000, step=1, key="lx_ib")
     c3.slider(tr("Steps"), 3, 12, key="lx_steps")
-    z0, z1 = latent.seed_latent(gen.z_dim, ss["lx_ia"]), latent.seed_latent(gen.z_dim, ss["lx_ib"])
+    z0 = latent.seed_latent(gen.z_dim, ss["lx_ia"], gen.cont_codes)
+    z1 = latent.seed_latent(gen.z_dim, ss["lx_ib"], gen.cont_codes)
     steps = int(ss["lx_steps"])
     cell = max(48, min(96, 900 // steps))
     norms = {}
@@ -226,7 +261,7 @@ def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
     st.number_input(tr("Gallery seed"), 0, 1_000_000, step=1, key="lx_gbase",
                     help=tr("Changes the 12 samples below."))
     seeds = [int(ss["lx_gbase"]) + i for i in range(GALLERY)]
-    zs = latent.seed_latents(gen.z_dim, seeds)                                # [12, z_dim]
+    zs = latent.seed_latents(gen.z_dim, seeds, gen.cont_codes)                # [12, z_dim]
     images = latent.sample_images(gen, zs, label)
     cell = latent.fit_factor(images.shape[2], 140)
     for start in range(0, GALLERY, GALLERY // 2):                            # two rows of six

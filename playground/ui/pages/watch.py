@@ -69,11 +69,20 @@ def samples_ui(ref, cfg, epochs: list[int], present: bool) -> int | None:
     else:
         player(ref, epochs, selected, present)
     with layout.clutter():
-        st.caption(explain.grid_caption(cfg.dataset in TOY_NAMES, cfg.conditional, tr))
+        st.caption(explain.grid_caption(cfg.dataset in TOY_NAMES, grid_rows_of(ref.run, cfg), tr))
         if cfg.dataset in TOY_NAMES:
             page_link("toy", tr("Open the 2D toy view"), ref.key, icon=":material/scatter_plot:")
         page_link("explore", tr("Explore this generator's latent space"), ref.key, icon=":material/tune:")
     return selected
+
+
+def grid_rows_of(run, cfg) -> str:
+    """"class", "code" (InfoGAN) or "": what the rows of the run's grid are."""
+    try:
+        model = run.read_config_doc().get("model")
+    except (RunError, ValueError, OSError):
+        model = None
+    return explain.grid_rows(model, cfg.conditional)
 
 
 def about_ui(ref, cfg, summary, state: str) -> None:
