@@ -89,6 +89,8 @@ class TrainConfig:
     replay: float = 0.0             # share of D's fake batch drawn from older fakes
     replay_size: int = 2048         # number of old fakes kept
     mode_seeking: float = 0.0       # weight of the mode-seeking term in G's loss (Mao et al. 2019)
+    # family settings (registry.FAMILIES[...].settings)
+    labelled: int = 100             # sgan: how many training images keep their label (class-balanced)
     # execution
     seed: int = 0
     device: str = "auto"
@@ -298,6 +300,7 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _range(e, "replay", c.replay, 0.0, 0.9)
     _range(e, "replay_size", c.replay_size, 1, 1_000_000, what="a whole number")
     _range(e, "mode_seeking", c.mode_seeking, 0.0, 10.0)
+    _range(e, "labelled", c.labelled, 1, 1_000_000, what="a whole number")
     _range(e, "seed", c.seed, 0, 2**31 - 1, what="a whole number")
     _range(e, "threads", c.threads, 0, 512, what="a whole number")
     _range(e, "log_every", c.log_every, 1, 100_000, what="a whole number")
@@ -407,6 +410,8 @@ _HELP = {
     "replay_size": N_("how many older fakes the replay buffer keeps"),
     "mode_seeking": N_("mode seeking (Mao et al. 2019): rewards G when two noise vectors of the same class give "
                        "different images; against every image of a class looking alike (e.g. 1)"),
+    "labelled": N_("semi-supervised GAN: how many training images keep their label (class-balanced, "
+                   "drawn with the seed); the others are used without labels"),
     "seed": N_("random seed (same seed, same first sample grid on the CPU)"),
     "device": N_("auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
     "threads": N_("CPU threads for training (0 = auto: all physical cores, shared among runs training at once)"),

@@ -97,6 +97,18 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
        N_("A fully connected GAN on 64×64 face images with lr 1e-4 and D dropout 0.3."),
        _MLP, _ADAM, dataset="folder", image_size=64, channels=3, lr_g=1e-4, lr_d=1e-4,
        dropout=0.3, epochs=50),
+    _p("sgan-mnist", N_("Semi-supervised GAN, 100 labels"),
+       N_("The semi-supervised GAN (Odena 2016; Salimans et al. 2016) on MNIST with only 100 of the "
+          "labels (10 per digit): its discriminator is a digit classifier that also learns from the "
+          "unlabelled images. The accuracy chart compares it with the same network trained on the "
+          "100 labelled images alone."),
+       _DCGAN, _ADAM, family="sgan", dataset="mnist", labelled=100, g_filters=32, d_filters=32,
+       batch_size=64, dropout=0.3, epochs=15),
+    _p("sgan-fashion", N_("Semi-supervised GAN, 100 labels, on Fashion-MNIST"),
+       N_("The semi-supervised GAN on clothing images with 100 labels (10 per class), against the "
+          "same network trained on those 100 labelled images alone."),
+       _DCGAN, _ADAM, family="sgan", dataset="fashion-mnist", labelled=100, g_filters=32, d_filters=32,
+       batch_size=64, dropout=0.3, epochs=15),
     _p("ring-collapse", N_("Mode collapse on the 8-Gaussian ring"),
        N_("A generator that learns ten times faster than its discriminator, on a ring of 8 Gaussians: "
           "it gathers all its points in one small patch and hops from cluster to cluster instead of "

@@ -70,6 +70,26 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            N_("One generator against one discriminator: G turns noise into images, D tells them from "
               "real ones, and each learns from the other. Turn on \"conditional\" to give both the "
               "class label, so you can ask for a class.")),
+    Family("sgan", N_("Semi-supervised GAN"), "sgan",
+           N_("The discriminator is also a classifier: it sorts real images into the classes and "
+              "calls generated ones fake. Only a few images keep their label (100 by default); all "
+              "the others still teach D what real images look like, because it must tell them from "
+              "the generator's. Look at the accuracy chart: D's accuracy on held-out test images "
+              "against the same network trained on the same few labels alone, without the GAN. The "
+              "generator learns by feature matching, so its images matter less here than what they "
+              "teach D."),
+           points=False, needs_labels=True, conditional=False, objectives=("bce",),
+           settings=(("labelled", N_("Labelled images")),),
+           charts=(Chart(N_("Classifier accuracy on test images"),
+                         series=(("test_accuracy", N_("semi-supervised GAN's D")),
+                                 ("baseline_accuracy", N_("same network, labelled images only"))),
+                         record_type="sgan", percent=True,
+                         caption=N_("Both classify the same held-out test images (a class-balanced fifth "
+                                    "of the loaded images, at most 2,000, never trained on) and learned from "
+                                    "the same labelled images. The flat line is the same discriminator "
+                                    "trained on those labelled images alone for 300 Adam steps, without "
+                                    "the generator and the unlabelled images: the gap between the lines is "
+                                    "what the unlabelled images and the GAN bought.")),)),
 )}
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (

@@ -68,6 +68,18 @@ class GanStep:
     def end_step(self) -> None:
         pass
 
+    @classmethod
+    def train_indices(cls, data, cfg) -> Tensor | None:
+        """Indices (int64, in the data's order) of the examples the loop trains on; None: all of
+        them. A family that holds out test images (the semi-supervised GAN) returns the rest, and
+        the epochs then draw their batches from these alone."""
+        return None
+
+    def use_data(self, data) -> None:
+        """Called once by the loop before any step with the run's LoadedData (all of it, held-out
+        examples included): a family that needs examples of its own (labelled ones, test images,
+        a fixed batch to reconstruct) takes them here, deterministically from the data and the seed."""
+
     def epoch_records(self, epoch: int, data) -> list[dict]:
         """Extra metrics records written with epoch ``epoch``'s line (0: before training), e.g. a
         classifier's test accuracy; each a dict with "type" and "epoch". ``data`` is the LoadedData."""
