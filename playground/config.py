@@ -379,7 +379,8 @@ _HELP = {
     "image_size": N_("28, 32 or 64 pixels (0 = the dataset's own)"),
     "channels": N_("1 for grey, 3 for colour (0 = the dataset's own)"),
     "max_images": N_("train on a class-balanced random subset of this many images (0 = all)"),
-    "family": N_("how each training step updates the networks: gan (unconditional or conditional GAN)"),
+    "family": N_("how each training step updates the networks: gan (unconditional or conditional GAN), sgan "
+                 "(semi-supervised GAN), bigan (BiGAN / ALI, with an encoder)"),
     "arch": N_("mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), toy (small MLP for 2D data)"),
     "objective": N_("bce (non-saturating), minimax (original), lsgan, hinge, wgan-gp"),
     "conditional": N_("feed class labels to G and D so you can ask for a class"),

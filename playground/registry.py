@@ -90,6 +90,22 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                     "trained on those labelled images alone for 300 Adam steps, without "
                                     "the generator and the unlabelled images: the gap between the lines is "
                                     "what the unlabelled images and the GAN bought.")),)),
+    Family("bigan", N_("BiGAN / ALI (with an encoder)"), "bigan",
+           N_("Besides the generator (noise to image) an encoder learns the way back (image to noise). "
+              "The discriminator never sees an image alone: it judges pairs, a real image with the "
+              "encoder's code for it against a generated image with the noise it came from. Fooling it "
+              "forces the encoder and the generator to undo each other, so G(E(x)) comes to resemble x. "
+              "Look at the reconstruction chart, and in the Latent explorer find a real image's code "
+              "and walk between two real images."),
+           points=False, conditional=False, objectives=("bce",),
+           charts=(Chart(N_("Reconstruction error"),
+                         series=(("recon_error", N_("images: mean |x − G(E(x))|")),
+                                 ("latent_error", N_("codes: mean |z − E(G(z))|"))),
+                         record_type="bigan",
+                         caption=N_("Measured after each epoch on a fixed batch of 64 real training images "
+                                    "(pixels from −1 to 1) and 64 fixed noise vectors. Falling lines mean the "
+                                    "encoder and the generator learn to undo each other; BiGAN never trains "
+                                    "on this error directly, only through the discriminator.")),)),
 )}
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (

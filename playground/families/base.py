@@ -52,6 +52,12 @@ class GanStep:
         family whose D classifies, or whose G takes codes, changes it); the default keeps it."""
         return spec
 
+    @classmethod
+    def snapshot_module(cls, name: str, spec) -> nn.Module:
+        """A fresh module ``name`` of SNAPSHOT_MODULES other than G (BiGAN's encoder "E"), to load a
+        snapshot's tensors into for inference."""
+        raise ValueError(f"the {cls.__name__} family has no module {name!r} in its snapshots")
+
     @property
     def wants_labels(self) -> bool:
         """The loop passes the data's labels in ``Batch.y`` (conditional models; families that

@@ -107,10 +107,11 @@ def accuracy(D, x_uint8: Tensor, y: Tensor) -> float:
         D.train(was)
 
 
-def train_baseline(spec, cfg, x_lab: Tensor, y_lab: Tensor, steps: int = BASELINE_STEPS):
+def train_baseline(spec, cfg, x_lab: Tensor, y_lab: Tensor, steps: int | None = None):
     """The same D trained on the labelled images alone (cross-entropy over its K outputs), with the
     run's Adam settings, for ``steps`` updates on batches drawn at random from them. Its own random
     numbers (seeded by the run's seed): the training run's generators are left as they were."""
+    steps = BASELINE_STEPS if steps is None else steps
     device = x_lab.device
     fork = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork):
