@@ -374,10 +374,13 @@ def test_the_latent_explorer_finds_a_real_image_of_a_bigan_run(monkeypatch, fami
     at = _page(monkeypatch, family_runs, "explore.py", run="runs/bigan")
     captions = [img.proto.imgs[0].caption for img in at.image if img.proto.imgs]
     assert any(c.startswith("G(E(x))") for c in captions) and any("then b" in c for c in captions)
-    before = [img.proto.imgs[0].url for img in at.image if img.proto.imgs and img.proto.imgs[0].caption.startswith("G(E(x))")]
+    def shown(at, start):
+        return [img.proto.imgs[0].url for img in at.image
+                if img.proto.imgs and img.proto.imgs[0].caption.startswith(start)]
+
+    before = shown(at, "x (the image)")
     at.selectbox(key="lx_enc_pick").set_value(3).run()
-    assert not at.exception
-    after = [img.proto.imgs[0].url for img in at.image if img.proto.imgs and img.proto.imgs[0].caption.startswith("G(E(x))")]
-    assert after and after != before
+    assert not at.exception and not at.error
+    assert shown(at, "x (the image)") != before and shown(at, "G(E(x))")   # another image, redrawn
     plain = _page(monkeypatch, family_runs, "explore.py", run="runs/sgan")       # no encoder: no section
     assert "Find an image in the latent space" not in [h.value for h in plain.subheader]

@@ -135,7 +135,11 @@ class SemiSupervisedGan(GanStep):
     D_STATS = ("loss_d", "loss_sup", "loss_unsup", "d_real", "d_fake", "acc_labelled")
     G_STATS = ("loss_g",)
     GAUGES = ("grad_norm_d", "grad_norm_g")
-    has_probabilities = True
+    # d_real/d_fake are probabilities of "real" (Z / (Z + 1)) and are charted as such, but the
+    # failure-mode monitor is not given them: its "D wins" warning (D rejects every fake, so G gets no
+    # gradient) does not hold for feature matching, whose gradient comes from D's features, and a D
+    # that rejects nearly every fake is the usual state of a semi-supervised GAN (Salimans et al.).
+    has_probabilities = False
 
     @classmethod
     def adapt_spec(cls, spec, cfg, info):
