@@ -181,7 +181,7 @@ class SemiSupervisedGan(GanStep):
         n_lab = min(B, self.x_lab.shape[0])
         idx = torch.randint(0, self.x_lab.shape[0], (n_lab,), device=self.device)
         x_lab = self.x_lab[idx].float().div_(127.5).sub_(1.0).to(real.dtype)
-        if real.is_contiguous(memory_format=torch.channels_last) and real.dim() == 4:
+        if real.dim() == 4 and real.is_contiguous(memory_format=torch.channels_last):
             x_lab = x_lab.contiguous(memory_format=torch.channels_last)
         y_lab = self.y_lab[idx]
         z = torch.randn(B, self.cfg.z_dim, device=self.device)
