@@ -179,6 +179,9 @@ def test_bigan_trains_and_its_snapshots_hold_the_encoder(tmp_path, tiny_cfg):
     errs = _records(run, "bigan")
     assert [r["epoch"] for r in errs] == [0, 1, 2]
     assert all(0 <= r["recon_error"] <= 2 and r["latent_error"] >= 0 for r in errs)
+    assert all(0 <= r["recon_same_class"] <= 1 for r in errs)          # MNIST has a quality classifier
+    charts = registry.FAMILIES["bigan"].charts
+    assert {k for c in charts for k, _ in c.series} <= set(errs[0])
     G, _, meta, extra = sampling.load_snapshot(run, 2, with_extra=True)
     assert set(extra) == {"E"} and not extra["E"].training
     gen = latent.load_generator(run, 2)

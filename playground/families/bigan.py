@@ -12,7 +12,9 @@ The networks: E is D's body for the data (the DCGAN convolutions, or the MLP's l
 output of z_dim values; D is D's body on x and a two-layer MLP on z, joined by a hidden layer and a
 logit (``JointDiscriminator``). After each epoch the run records ``recon_error``, the mean
 |x − G(E(x))| on a fixed batch of real training images (pixels in [-1, 1]), and ``latent_error``,
-the mean |z − E(G(z))| on fixed noise.
+the mean |z − E(G(z))| on fixed noise, and for MNIST and Fashion-MNIST ``recon_same_class``, the
+share of those images whose reconstruction the project's quality classifier puts in the class it
+puts the real image in.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import sampling
+from .. import quality, sampling
 from ..models import build_models
 from ..models.layers import Dropout
 from .base import Batch, GanStep, build_pair, grad_norm
 
 Z_HIDDEN = 512        # D's MLP on z
 JOINT_HIDDEN = 1024   # D's hidden layer on the joined features
-FIXED_BATCH = 64      # real images (and noise vectors) of the epoch's reconstruction errors
+FIXED_BATCH = 256     # real images (and noise vectors) of the epoch's reconstruction errors
 RECORD = "bigan"      # the metrics records' type
 _SLOPE = 0.2
 
@@ -189,9 +191,34 @@ class BiGan(GanStep):
             G.train(modes[0])
             E.train(modes[1])
 
+    @torch.no_grad()
+    def same_class(self, info) -> float | None:
+        """The share of the fixed real images x whose G(E(x)) the quality classifier puts in x's class
+        (as it reads x); None where the project has no classifier for the data."""
+        scorer = quality.scorer_for(info.name, info.image_size, info.channels)
+        if isinstance(scorer, str):
+            return None
+        G, E = self.modules["G"], self.modules["E"]
+        modes = [m.training for m in (G, E)]
+        G.eval()
+        E.eval()
+        try:
+            x = self.fixed_x.float().div(127.5).sub(1.0)
+            back = G(E(x)).float()
+            _, p_real = scorer.outputs(x)
+            _, p_back = scorer.outputs(back)
+            return float((p_real.argmax(1) == p_back.argmax(1)).float().mean())
+        finally:
+            G.train(modes[0])
+            E.train(modes[1])
+
     def epoch_records(self, epoch: int, data) -> list[dict]:
         recon, latent = self.errors()
-        return [{"type": RECORD, "epoch": epoch, "recon_error": recon, "latent_error": latent}]
+        rec = {"type": RECORD, "epoch": epoch, "recon_error": recon, "latent_error": latent}
+        kept = self.same_class(data.info)
+        if kept is not None:
+            rec["recon_same_class"] = kept
+        return [rec]
 
 
 def encode(E: nn.Module, x: Tensor, chunk: int = 256) -> Tensor:
