@@ -1,4 +1,4 @@
-"""Command line: ``python -m playground {train,sample,presets,runs,jobs,bench}``.
+"""Command line: ``python -m playground {train,sample,encode,presets,runs,jobs,bench}``.
 
 Bad input exits with status 2 and one plain message, never a traceback.
 """
@@ -69,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="F.png (a grid) or F.npy (uint8 N×H×W[×C]; 2D toys: float32 N×2)")
 
+    e = sub.add_parser("encode", help="find images' latent vectors with a BiGAN run's encoder",
+                       description="Encode images with a BiGAN run's encoder E into latent vectors z. "
+                                   "Images: a .npy file of uint8 pixels (0 = black) shaped [N, H, W] "
+                                   "(grey) or [N, H, W, C], or of floats in [-1, 1] shaped [N, C, H, W] "
+                                   "(what the generator outputs); H = W = the run's image size, C its "
+                                   "channels. Writes float32 [N, z_dim].")
+    e.add_argument("--run-dir", required=True)
+    e.add_argument("--images", required=True, help="the images, a .npy file (never unpickled)")
+    e.add_argument("--out", required=True, help="where the latent vectors go: F.npy, float32 [N, z_dim]")
+    e.add_argument("--epoch", type=int, help="a saved epoch (default: the newest snapshot)")
+
     sub.add_parser("presets", help="list the presets")
 
     sub.add_parser("bench", add_help=False,  # parsed by playground.bench (see main)
@@ -124,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         return bench_main(argv[1:], command="python -m playground " + " ".join(argv))
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "runs": cmd_runs,
-                "jobs": cmd_jobs}[args.command](args)
+        return {"train": cmd_train, "sample": cmd_sample, "encode": cmd_encode, "presets": cmd_presets,
+                "runs": cmd_runs, "jobs": cmd_jobs}[args.command](args)
     except (UsageError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -287,6 +298,74 @@ def _label_or_code(G, args) -> int | None:
     if infogan and args.code_values is not None and not getattr(G, "cont_codes", 0):
         raise UsageError("this InfoGAN run has no continuous codes, so --code-values has nothing to set")
     return args.code if infogan else args.label
+
+
+MAX_ENCODE_BYTES = 2 << 30   # a .npy of images larger than this is refused before it is read
+
+
+def cmd_encode(args) -> int:
+    import io
+
+    import numpy as np
+
+    from . import latent
+    from .checkpoint import CheckpointError
+    from .runs import Run, RunError, atomic_write_bytes, entry_kind
+
+    src, out = Path(args.images), Path(args.out)
+    if out.suffix.lower() != ".npy":
+        raise UsageError(f"--out must end in .npy, got {args.out}")
+    if src.suffix.lower() != ".npy":
+        raise UsageError(f"--images must be a .npy file, got {args.images}")
+    run = Run(Path(args.run_dir))
+    if entry_kind(run.config_path):
+        raise UsageError(f"--run-dir {args.run_dir}: {run.config_path} is {entry_kind(run.config_path)}, "
+                         "not a run's config.json: refused")
+    if not run.config_path.is_file():
+        raise UsageError(f"--run-dir {args.run_dir}: not a run folder (no config.json)")
+    try:
+        info = src.stat()
+    except OSError as e:
+        raise UsageError(f"--images {args.images}: cannot be read ({e.strerror or e})") from None
+    if not src.is_file():
+        raise UsageError(f"--images {args.images}: not a regular file")
+    if info.st_size > MAX_ENCODE_BYTES:
+        raise UsageError(f"--images {args.images}: {info.st_size:,} bytes is more than the "
+                         f"{MAX_ENCODE_BYTES:,} bytes this command reads; split it")
+    try:
+        with open(src, "rb") as f:
+            arr = np.load(io.BytesIO(f.read()), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise UsageError(f"--images {args.images}: not a readable .npy array of numbers ({e})") from None
+    if not isinstance(arr, np.ndarray):
+        raise UsageError(f"--images {args.images}: an .npz archive; give one .npy array")
+    try:
+        epoch = args.epoch
+        if epoch is None:
+            epochs = run.snapshot_epochs()
+            if not epochs:
+                raise RunError(f"{run.path} has no generator snapshots yet")
+            epoch = epochs[-1]
+        gen = latent.load_generator(run, epoch)
+        if gen.E is None:
+            raise UsageError(f"--run-dir {args.run_dir}: this run has no encoder (family "
+                             f"{run.read_config().family}); only BiGAN runs can encode images")
+        x = latent.array_to_images(gen, arr)
+        z = latent.encode_tensor(gen, x)
+    except (RunError, CheckpointError) as e:
+        raise UsageError(str(e)) from None
+    except ValueError as e:
+        raise UsageError(f"--images {args.images}: {e}") from None
+    buf = io.BytesIO()
+    np.save(buf, z.numpy().astype(np.float32))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, buf.getvalue())
+    except OSError as e:
+        raise UsageError(f"--out {args.out}: cannot write there ({e.strerror or e})") from None
+    print(f"wrote the latent vectors of {len(z)} images ({z.shape[1]} numbers each) from epoch {epoch} "
+          f"to {out}", file=sys.stderr)
+    return 0
 
 
 def cmd_presets(args) -> int:

@@ -102,6 +102,8 @@ class TrainConfig:
     info_categories: int = 10       # values of the categorical code (0 = none)
     info_continuous: int = 2        # continuous codes, uniform in [-1, 1]
     info_weight: float = 1.0        # weight of the mutual-information term
+    # semi-supervised GAN (family "sgan")
+    labelled: int = 100             # sgan: how many training images keep their label (class-balanced)
     # execution
     seed: int = 0
     device: str = "auto"
@@ -328,6 +330,7 @@ def validation_errors(c: TrainConfig) -> dict[str, str]:
     _range(e, "replay", c.replay, 0.0, 0.9)
     _range(e, "replay_size", c.replay_size, 1, 1_000_000, what="a whole number")
     _range(e, "mode_seeking", c.mode_seeking, 0.0, 10.0)
+    _range(e, "labelled", c.labelled, 1, 1_000_000, what="a whole number")
     _range(e, "seed", c.seed, 0, 2**31 - 1, what="a whole number")
     _range(e, "threads", c.threads, 0, 512, what="a whole number")
     _range(e, "log_every", c.log_every, 1, 100_000, what="a whole number")
@@ -411,7 +414,8 @@ _HELP = {
     "channels": N_("1 for grey, 3 for colour (0 = the dataset's own)"),
     "max_images": N_("train on a class-balanced random subset of this many images (0 = all)"),
     "family": N_("how each training step updates the networks: gan (unconditional or conditional GAN), "
-                 "acgan (auxiliary classifier GAN), infogan (codes learned without labels)"),
+                 "acgan (auxiliary classifier GAN), infogan (codes learned without labels), sgan "
+                 "(semi-supervised GAN), bigan (BiGAN / ALI, with an encoder)"),
     "arch": N_("mlp (fully connected GAN, Goodfellow 2014), dcgan (Radford 2015), fccgan (DCGAN with dense "
                "layers before G's and after D's convolutions, Barua 2019), toy (small MLP for 2D data)"),
     "objective": N_("bce (non-saturating), minimax (original), lsgan, hinge, wgan-gp"),
@@ -463,6 +467,8 @@ _HELP = {
                       "Q can read back)"),
     "mode_seeking": N_("mode seeking (Mao et al. 2019): rewards G when two noise vectors of the same class give "
                        "different images; against every image of a class looking alike (e.g. 1)"),
+    "labelled": N_("semi-supervised GAN: how many training images keep their label (class-balanced, "
+                   "drawn with the seed); the others are used without labels"),
     "seed": N_("random seed (same seed, same first sample grid on the CPU)"),
     "device": N_("auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps"),
     "threads": N_("CPU threads for training (0 = auto: all physical cores, shared among runs training at once)"),

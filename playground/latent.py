@@ -23,6 +23,7 @@ from PIL import Image
 
 from . import losses, sampling
 from .config import TrainConfig
+from .i18n import msg
 from .runs import Run, RunError, read_bytes
 
 DEFAULT_CACHE_SIZE = 4   # a few generators: two compared runs plus the explorer's, at most ~100 MB
@@ -62,7 +63,8 @@ def one_thread():
 @dataclass
 class LoadedGenerator:
     """A generator snapshot ready for inference. ``D`` is the discriminator of 2D toy snapshots
-    (None for image runs, whose snapshots hold G alone)."""
+    (None for image runs, whose snapshots hold G alone); ``E`` the encoder of a BiGAN snapshot
+    (images → z; None for other families)."""
 
     G: torch.nn.Module
     D: torch.nn.Module | None
@@ -71,6 +73,7 @@ class LoadedGenerator:
     sample_seed: int
     class_names: list[str]
     key: tuple
+    E: torch.nn.Module | None = None
 
     @property
     def z_dim(self) -> int:
@@ -124,12 +127,13 @@ class GeneratorCache:
             if hit is not None:
                 self._items.move_to_end(key)
                 return hit
-        G, D, meta = sampling.load_snapshot(run, epoch, with_d=True)
+        G, D, meta, extra = sampling.load_snapshot(run, epoch, with_d=True, with_extra=True)
         cfg = meta.get("config") or {}
         data = meta.get("data") or {}
         loaded = LoadedGenerator(G=G, D=D, epoch=int(epoch), objective=str(cfg.get("objective", "bce")),
                                  sample_seed=int(cfg.get("sample_seed", 1234)),
-                                 class_names=[str(c) for c in data.get("class_names") or []], key=key)
+                                 class_names=[str(c) for c in data.get("class_names") or []], key=key,
+                                 E=extra.get("E"))
         with self._lock:
             self.loads += 1
             # an older mtime of the same run and epoch can never be asked for again
@@ -284,6 +288,93 @@ def code_sweep(gen: LoadedGenerator, z: torch.Tensor, code: int | None = None,
     return sampling.to_uint8(out), cols
 
 
+# ----------------------------------------------------------------------------- BiGAN: images → z
+def _encoder(gen: LoadedGenerator) -> torch.nn.Module:
+    if gen.E is None:
+        raise ValueError("this run has no encoder: only BiGAN runs can find an image's latent vector")
+    return gen.E
+
+
+def images_in(gen: LoadedGenerator, images: np.ndarray) -> torch.Tensor:
+    """uint8 [N, H, W, C] images of the run's shape → float [N, C, H, W] in [-1, 1]."""
+    images = np.asarray(images)
+    want = (gen.G.spec.image_size, gen.G.spec.image_size, gen.G.spec.channels)
+    if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != want:
+        raise ValueError(f"images must be uint8 [N, {want[0]}, {want[1]}, {want[2]}]; got "
+                         f"{images.dtype} {list(images.shape)}")
+    return torch.from_numpy(np.array(images, dtype=np.uint8)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def encode_tensor(gen: LoadedGenerator, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+    """E(x): latent vectors [N, z_dim] of images float [N, C, H, W] in [-1, 1] (BiGAN runs)."""
+    E = _encoder(gen)
+    with one_thread(), torch.inference_mode():
+        parts = [E(x[i:i + chunk].float()).float() for i in range(0, len(x), chunk)]
+    return torch.cat(parts) if parts else torch.zeros(0, gen.z_dim)
+
+
+def encode_images(gen: LoadedGenerator, images: np.ndarray) -> torch.Tensor:
+    """E(x): latent vectors [N, z_dim] of uint8 images [N, H, W, C] (BiGAN runs)."""
+    return encode_tensor(gen, images_in(gen, images))
+
+
+def array_to_images(gen: LoadedGenerator, arr: np.ndarray) -> torch.Tensor:
+    """Images given as an array (``python -m playground encode``) → float [N, C, H, W] in [-1, 1].
+
+    Accepted: uint8 pixels (0 = black) [N, H, W] for a grey run or [N, H, W, C]; or floats in
+    [-1, 1] [N, C, H, W], the generator's own format. H = W = the run's image size, C its channels.
+    ValueError saying what was expected otherwise."""
+    spec = gen.G.spec
+    s, c = spec.image_size, spec.channels
+    shape = list(arr.shape)
+    if arr.dtype == np.uint8:
+        if arr.ndim == 3 and c == 1:
+            arr = arr[..., None]
+        if arr.ndim != 4 or tuple(arr.shape[1:]) != (s, s, c):
+            grey = f"[N, {s}, {s}] or " if c == 1 else ""
+            raise ValueError(f"uint8 images for this run must be shaped {grey}[N, {s}, {s}, {c}]; got {shape}")
+        if arr.shape[0] == 0:
+            raise ValueError("the array holds no images")
+        return images_in(gen, arr)
+    if arr.dtype.kind == "f":
+        if arr.ndim != 4 or tuple(arr.shape[1:]) != (c, s, s):
+            raise ValueError(f"float images for this run must be shaped [N, {c}, {s}, {s}] with values "
+                             f"in [-1, 1]; got {shape}")
+        if arr.shape[0] == 0:
+            raise ValueError("the array holds no images")
+        if not np.isfinite(arr).all():
+            raise ValueError("float images must not hold NaN or infinite values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < -1.001 or hi > 1.001:
+            raise ValueError(f"float images must lie in [-1, 1] (uint8 for 0-255 pixels); these go from "
+                             f"{lo:g} to {hi:g}")
+        return torch.from_numpy(np.clip(arr.astype(np.float32), -1, 1))
+    raise ValueError(f"images must be uint8 pixels or floats in [-1, 1]; got an array of {arr.dtype}")
+
+
+def reconstruct(gen: LoadedGenerator, images: np.ndarray) -> np.ndarray:
+    """G(E(x)) as uint8 [N, H, W, C] for uint8 images [N, H, W, C] (BiGAN runs)."""
+    return sample_images(gen, encode_images(gen, images))
+
+
+def decode_upload(gen: LoadedGenerator, data: bytes, name: str = "") -> np.ndarray:
+    """An uploaded PNG or JPEG file as uint8 [H, W, C] of the run's size and channels (centre square,
+    resized, greyscaled for a grey run). ValueError with a plain message for anything else."""
+    from .data.folder import ImageTooLarge, decode_image
+
+    shown = Path(str(name or "")).name[:120] or "the file"
+    head = bytes(data[:8])
+    if not (head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff")):
+        raise ValueError(msg("{name} is not a PNG or JPEG image", name=shown))
+    try:
+        arr = decode_image(bytes(data), gen.G.spec.image_size, gen.G.spec.channels)   # [C, S, S]
+    except ImageTooLarge as e:
+        raise ValueError(msg("{name} is too large to open ({size})", name=shown, size=str(e))) from None
+    except Exception:   # PIL raises many kinds for a damaged file
+        raise ValueError(msg("{name} cannot be read as an image (damaged or cut short)", name=shown)) from None
+    return np.ascontiguousarray(arr.transpose(1, 2, 0))
+
+
 # ----------------------------------------------------------------------------- pictures
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour enlargement of uint8 [H, W, C] by an integer ``factor`` (crisp pixels
@@ -364,6 +455,17 @@ def real_examples(run: Run, n: int = 8, label: int | None = None) -> np.ndarray:
     if label is not None and y is not None:
         x = x[y == int(label)]
     return x[: max(0, int(n))]
+
+
+def real_gallery(run: Run, n: int = 12) -> np.ndarray:
+    """uint8 [k, H, W, C], k ≤ n real images of the run's dataset, the classes taking turns (one of
+    each class, then a second of each, …) so that a short row shows them all."""
+    x, y = _real_pool(run.read_config())
+    if y is None:
+        return x[: max(0, int(n))]
+    per_class = [np.flatnonzero(y == k) for k in np.unique(y)]
+    picks = [ix[r] for r in range(max(map(len, per_class), default=0)) for ix in per_class if r < len(ix)]
+    return x[np.asarray(picks[: max(0, int(n))], dtype=np.int64)]
 
 
 # ----------------------------------------------------------------------------- 2D toys

@@ -166,6 +166,24 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
           "Watch the sample grid: the digits should stay varied, with every class present."),
        _DCGAN, _ADAM, dataset="mnist", g_filters=32, d_filters=32, batch_size=64, minibatch_disc=32,
        minibatch_disc_dim=5, epochs=20),
+    _p("sgan-mnist", N_("Semi-supervised GAN, 100 labels"),
+       N_("The semi-supervised GAN (Odena 2016; Salimans et al. 2016) on MNIST with only 100 of the "
+          "labels (10 per digit): its discriminator is a digit classifier that also learns from the "
+          "unlabelled images. The accuracy chart compares it with the same network trained on the "
+          "100 labelled images alone."),
+       _DCGAN, _ADAM, family="sgan", dataset="mnist", labelled=100, g_filters=32, d_filters=32,
+       batch_size=64, dropout=0.3, epochs=15),
+    _p("sgan-fashion", N_("Semi-supervised GAN, 100 labels, on Fashion-MNIST"),
+       N_("The semi-supervised GAN on clothing images with 100 labels (10 per class), against the "
+          "same network trained on those 100 labelled images alone."),
+       _DCGAN, _ADAM, family="sgan", dataset="fashion-mnist", labelled=100, g_filters=32, d_filters=32,
+       batch_size=64, dropout=0.3, epochs=15),
+    _p("bigan-mnist", N_("BiGAN on MNIST"),
+       N_("BiGAN / ALI (Donahue et al. 2016; Dumoulin et al. 2016): a DCGAN with an encoder that "
+          "learns to map digits back to their noise. Find a real digit's code in the Latent explorer "
+          "and see G redraw it."),
+       _DCGAN, _ADAM, family="bigan", dataset="mnist", g_filters=32, d_filters=32, z_dim=50,
+       batch_size=64, dropout=0.2, epochs=20),
     _p("ring-collapse", N_("Mode collapse on the 8-Gaussian ring"),
        N_("A generator that learns ten times faster than its discriminator, on a ring of 8 Gaussians: "
           "it gathers all its points in one small patch and hops from cluster to cluster instead of "

@@ -75,7 +75,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            N_("One generator against one discriminator: G turns noise into images, D tells them from "
               "real ones, and each learns from the other. Turn on \"conditional\" to give both the "
               "class label, so you can ask for a class.")),
-    Family("acgan", N_("AC-GAN (auxiliary classifier GAN)"), "acgan",
+    Family("acgan", N_("AC-GAN (auxiliary classifier GAN)"), "acgan", short=N_("AC-GAN"),
            N_("Odena et al. (2017): G draws the class it is asked for, but D is not told the class. "
               "D judges real or fake and also names the class of every image, real or generated, and "
               "both networks are trained to get that class right. Look at the auxiliary classifier's "
@@ -93,7 +93,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                     "textbook examples of each class, easy to classify."),
                          percent=True),),
            tricks=("label_smoothing", "instance_noise", "mode_seeking")),
-    Family("infogan", N_("InfoGAN (codes G learns to use, without labels)"), "infogan",
+    Family("infogan", N_("InfoGAN (codes G learns to use, without labels)"), "infogan", short=N_("InfoGAN"),
            N_("Chen et al. (2016): besides noise, G gets codes: by default a categorical code of 10 "
               "values and two continuous codes between −1 and 1. Nobody tells the network what the "
               "codes mean. A head Q on D's body must read the codes back from each generated image, "
@@ -119,6 +119,48 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                     "cross-entropy plus the continuous codes' squared error. It falls as "
                                     "G makes the codes visible in the images."))),
            tricks=("label_smoothing", "instance_noise", "mode_seeking")),
+    Family("sgan", N_("Semi-supervised GAN"), "sgan", short=N_("Semi-supervised GAN"),
+           N_("The discriminator is also a classifier: it sorts real images into the classes and "
+              "calls generated ones fake. Only a few images keep their label (100 by default); all "
+              "the others still teach D what real images look like, because it must tell them from "
+              "the generator's. Look at the accuracy chart: D's accuracy on held-out test images "
+              "against the same network trained on the same few labels alone, without the GAN. The "
+              "generator learns by feature matching, so its images matter less here than what they "
+              "teach D."),
+           points=False, needs_labels=True, conditional=False, objectives=("bce",),
+           settings=(("labelled", N_("Labelled images")),),
+           charts=(Chart(N_("Classifier accuracy on test images"),
+                         series=(("test_accuracy", N_("semi-supervised GAN's D")),
+                                 ("baseline_accuracy", N_("same network, labelled images only"))),
+                         record_type="sgan", percent=True,
+                         caption=N_("Both classify the same held-out test images (a class-balanced fifth "
+                                    "of the loaded images, at most 2,000, never trained on) and learned from "
+                                    "the same labelled images. The flat line is the same discriminator "
+                                    "trained on those labelled images alone for 300 Adam steps, without "
+                                    "the generator and the unlabelled images: the gap between the lines is "
+                                    "what the unlabelled images and the GAN bought.")),)),
+    Family("bigan", N_("BiGAN / ALI (with an encoder)"), "bigan", short=N_("BiGAN"),
+           N_("Besides the generator (noise to image) an encoder learns the way back (image to noise). "
+              "The discriminator never sees an image alone: it judges pairs, a real image with the "
+              "encoder's code for it against a generated image with the noise it came from. Fooling it "
+              "forces the encoder and the generator to undo each other, so G(E(x)) comes to resemble x. "
+              "Look at the reconstruction chart, and in the Latent explorer find a real image's code "
+              "and walk between two real images."),
+           points=False, conditional=False, objectives=("bce",),
+           charts=(Chart(N_("Reconstruction error"),
+                         series=(("recon_error", N_("images: mean |x − G(E(x))|")),
+                                 ("latent_error", N_("codes: mean |z − E(G(z))|"))),
+                         record_type="bigan",
+                         caption=N_("Measured after each epoch on a fixed batch of 256 real training images "
+                                    "(pixels from −1 to 1) and 256 fixed noise vectors. Falling lines mean the "
+                                    "encoder and the generator learn to undo each other; BiGAN never trains "
+                                    "on this error directly, only through the discriminator.")),
+                   Chart(N_("Reconstructions that keep the class"),
+                         series=(("recon_same_class", N_("G(E(x)) in the class of x")),),
+                         record_type="bigan", percent=True,
+                         caption=N_("The share of the same 256 real images whose redrawing G(E(x)) the "
+                                    "project's digit and clothing classifier puts in the class it puts the "
+                                    "real image in (MNIST and Fashion-MNIST only). One in ten would be chance.")),)),
 )}
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (

@@ -127,8 +127,11 @@ def surface_as_probability(objective: str, logits: torch.Tensor) -> torch.Tensor
 _SNAP = re.compile(r"^snapshot_epoch_(\d+)$")
 
 
-def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool = False):
-    """(G, D or None, meta) from the generator snapshot at ``epoch`` (newest when None).
+def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool = False,
+                  with_extra: bool = False):
+    """(G, D or None, meta) from the generator snapshot at ``epoch`` (newest when None); with
+    ``with_extra`` (G, D or None, meta, extra), where ``extra`` maps the snapshot's other modules
+    (BiGAN's encoder "E") to modules in eval mode, built by the run's family.
 
     The models are rebuilt from the ModelSpec stored in the snapshot's JSON, so a snapshot never
     depends on the code's defaults."""
@@ -163,7 +166,29 @@ def load_snapshot(run: Run, epoch: int | None = None, device="cpu", with_d: bool
             D = None
     else:
         D = None
-    return G, D, meta
+    if not with_extra:
+        return G, D, meta
+    return G, D, meta, _extra_modules(tensors, meta, spec, device, epoch)
+
+
+def _extra_modules(tensors: dict, meta: dict, spec: ModelSpec, device, epoch) -> dict:
+    """The snapshot's modules besides G and D (tensors "E.*" → the family's "E")."""
+    names = sorted({k.split(".", 1)[0] for k in tensors} - {"G", "D"})
+    if not names:
+        return {}
+    from .families import step_class
+
+    family = str((meta.get("config") or {}).get("family", "gan"))
+    out = {}
+    for name in names:
+        try:
+            module = step_class(family).snapshot_module(name, spec)
+        except ValueError as e:
+            raise checkpoint.CheckpointError(f"snapshot of epoch {epoch}: {e}") from None
+        checkpoint.load_module_state(module, {k: v.float() for k, v in checkpoint.unprefixed(name, tensors).items()},
+                                     name)
+        out[name] = module.to(device).eval()
+    return out
 
 
 @torch.no_grad()

@@ -157,10 +157,16 @@ class Trainer:
         speed.apply_threads(self.speed)
         if self.speed.cudnn_benchmark:
             torch.backends.cudnn.benchmark = True   # fixed shapes: let cuDNN time its kernels once
-        n = self.data.x.shape[0]
+        # a family may hold examples out of training (a test split): the epochs draw from the rest
+        self.train_index = step_class(cfg.family).train_indices(data, cfg)
+        if self.train_index is not None:
+            self.train_index = self.train_index.to(device)
+        n = self.data.x.shape[0] if self.train_index is None else int(self.train_index.shape[0])
+        self.n_train = n
         self.batch = min(cfg.batch_size, n)
         self.steps_per_epoch = max(1, n // self.batch)
         self.step_impl = build_step(cfg, self.spec, self.speed, device, self.steps_per_epoch)
+        self.step_impl.use_data(data)
         self.G, self.D = self.step_impl.generator, self.step_impl.discriminator
         self.outputs = RunOutputs(run, cfg, self.spec, self.info, data.x, device, self.step_impl, self.speed)
         self.live = LiveState.from_config(cfg)
@@ -181,7 +187,7 @@ class Trainer:
         cfg = self.cfg
         if self.epoch == 0 and self.step == 0:
             self.hooks.log(f"Training {cfg.arch} / {cfg.objective} on {self.info.name} "
-                           f"({self.info.n} examples, {self.steps_per_epoch} steps per epoch) on {self.device}")
+                           f"({self.n_train} examples, {self.steps_per_epoch} steps per epoch) on {self.device}")
             self.finish_epoch(0, None)
         self._status("running")
         while self.epoch < cfg.epochs:
@@ -206,7 +212,9 @@ class Trainer:
         cfg, dev, B, fam = self.cfg, self.device, self.batch, self.step_impl
         for m in fam.modules.values():
             m.train()
-        perm = torch.randperm(self.data.x.shape[0], device=dev)
+        perm = torch.randperm(self.n_train, device=dev)
+        if self.train_index is not None:
+            perm = self.train_index[perm]
         window, whole = _Window(fam, dev), _Window(fam, dev)
         window_start, window_steps = time.perf_counter(), 0
         epoch_start = time.perf_counter()

@@ -55,6 +55,12 @@ class GanStep:
         family whose D classifies, or whose G takes codes, changes it); the default keeps it."""
         return spec
 
+    @classmethod
+    def snapshot_module(cls, name: str, spec) -> nn.Module:
+        """A fresh module ``name`` of SNAPSHOT_MODULES other than G (BiGAN's encoder "E"), to load a
+        snapshot's tensors into for inference."""
+        raise ValueError(f"the {cls.__name__} family has no module {name!r} in its snapshots")
+
     @property
     def wants_labels(self) -> bool:
         """The loop passes the data's labels in ``Batch.y`` (conditional models; families that
@@ -74,6 +80,18 @@ class GanStep:
 
     def end_step(self) -> None:
         pass
+
+    @classmethod
+    def train_indices(cls, data, cfg) -> Tensor | None:
+        """Indices (int64, in the data's order) of the examples the loop trains on; None: all of
+        them. A family that holds out test images (the semi-supervised GAN) returns the rest, and
+        the epochs then draw their batches from these alone."""
+        return None
+
+    def use_data(self, data) -> None:
+        """Called once by the loop before any step with the run's LoadedData (all of it, held-out
+        examples included): a family that needs examples of its own (labelled ones, test images,
+        a fixed batch to reconstruct) takes them here, deterministically from the data and the seed."""
 
     def epoch_records(self, epoch: int, data) -> list[dict]:
         """Extra metrics records written with epoch ``epoch``'s line (0: before training), e.g. a

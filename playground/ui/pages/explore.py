@@ -20,7 +20,7 @@ from playground.sampling import make_grid
 from playground.ui.common import all_runs, run_picker
 from playground.ui.explore_widgets import TOY_PAGE, epoch_ui, is_toy, link_or_text, no_runs_hint
 from playground.ui import explore_codes, glossary
-from playground.ui.i18n import lang, num, tr
+from playground.ui.i18n import lang, num, shown, tr
 
 SLIDER_DIMS = 8        # how many latent dimensions get a slider
 SLIDER_RANGE = 3.0     # ±3 standard deviations hold 99.7% of a Gaussian's values
@@ -75,6 +75,14 @@ def main() -> None:
                   "result steadier (Radford et al. 2015 did this with faces: man with glasses − man + "
                   "woman = woman with glasses)."))
     arithmetic_ui(run_path, epoch, label)
+
+    if gen.E is not None:
+        st.subheader(tr("Find an image in the latent space"))
+        st.caption(tr("This BiGAN run also trained an encoder E that takes an image back to a latent vector: "
+                      "z = E(x). Pick a real image, or upload your own, and see G(E(x)), the generator's "
+                      "redrawing of it. It keeps what the encoder and the generator agree on (often the "
+                      "class and the stroke's shape), not every pixel."))
+        encoder_ui(ref.run, run_path, epoch)
 
 
 def intro_ui() -> None:
@@ -286,6 +294,87 @@ def arithmetic_ui(run_path: str, epoch: int, label: int | None) -> None:
         col.image(latent.png_fast(latent.upscale(row[i], big)), caption=op, output_format="PNG")
     for col, sign in zip(eq[1::2], ("−", "+", "=")):
         col.markdown(f"<div style='text-align:center;font-size:2rem'>{sign}</div>", unsafe_allow_html=True)
+
+
+ENCODE_GALLERY = 12     # real images to pick from in "find this image"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def _uploaded_image(gen, uploaded):
+    """The uploaded file as uint8 [H, W, C] of the run's shape, or None after a message."""
+    data = uploaded.getvalue()
+    if len(data) > MAX_UPLOAD_BYTES:
+        st.error(tr("{name} is larger than {mb} MB; use a smaller picture.", name=uploaded.name,
+                    mb=MAX_UPLOAD_BYTES // (1024 * 1024)))
+        return None
+    try:
+        return latent.decode_upload(gen, data, uploaded.name)
+    except ValueError as e:
+        st.error(shown(e.args[0] if e.args else str(e)))
+        return None
+
+
+@st.fragment
+def encoder_ui(run: Run, run_path: str, epoch: int) -> None:
+    """BiGAN: a real or uploaded image x beside G(E(x)), and a walk between two real images' codes."""
+    ss = st.session_state
+    gen = _load(run_path, epoch)
+    if gen is None or gen.E is None:
+        return
+    try:
+        real = latent.real_gallery(run, ENCODE_GALLERY)
+    except (DataError, RunError, ValueError, OSError) as e:
+        real = np.zeros((0, 1, 1, 1), dtype=np.uint8)
+        st.caption(tr("Real images are not available here: {error}", error=e))
+    options = list(range(len(real)))
+    ss.setdefault("lx_enc_pick", 0)
+    ss.setdefault("lx_enc_a", 0)
+    ss.setdefault("lx_enc_b", min(1, max(0, len(real) - 1)))
+    ss.setdefault("lx_enc_steps", 8)
+    if len(real):
+        cell = latent.fit_factor(real.shape[2], 60)
+        st.image(latent.png_fast(latent.upscale(latent.strip(real), cell)),
+                 caption=tr("Real images #0 to #{last}, from the run's training data", last=len(real) - 1),
+                 output_format="PNG")
+    pick_col, up_col = st.columns(2)
+    if options:
+        if ss["lx_enc_pick"] not in options:
+            ss["lx_enc_pick"] = 0
+        pick_col.selectbox(tr("Real image"), options, key="lx_enc_pick", format_func=lambda i: f"#{i}")
+    uploaded = up_col.file_uploader(tr("Or upload an image (PNG or JPEG)"), type=["png", "jpg", "jpeg"],
+                                    key="lx_enc_upload",
+                                    help=tr("It is cut to a centred square, resized to the run's size and, for a "
+                                            "grey run, made grey."))
+    x = None
+    if uploaded is not None:
+        x = _uploaded_image(gen, uploaded)
+    elif options:
+        x = real[int(ss["lx_enc_pick"])]
+    if x is not None:
+        back = latent.reconstruct(gen, x[None])[0]
+        big = latent.fit_factor(x.shape[0], 160)
+        c1, c2, _ = st.columns([1, 1, 2])
+        c1.image(latent.png_fast(latent.upscale(x, big)), caption=tr("x (the image)"), output_format="PNG")
+        c2.image(latent.png_fast(latent.upscale(back, big)), caption=tr("G(E(x)) at epoch {epoch}", epoch=epoch),
+                 output_format="PNG")
+    if len(options) < 2:
+        return
+    st.markdown(tr("**Between two real images.** The walk goes in a straight line from E(a) to E(b); G draws "
+                   "each step."))
+    for key in ("lx_enc_a", "lx_enc_b"):
+        if ss[key] not in options:
+            ss[key] = 0
+    c1, c2, c3 = st.columns(3)
+    c1.selectbox(tr("From real image"), options, key="lx_enc_a", format_func=lambda i: f"#{i}")
+    c2.selectbox(tr("To real image"), options, key="lx_enc_b", format_func=lambda i: f"#{i}")
+    c3.slider(tr("Steps"), 3, 12, key="lx_enc_steps")
+    a, b = real[int(ss["lx_enc_a"])], real[int(ss["lx_enc_b"])]
+    za, zb = latent.encode_images(gen, np.stack([a, b]))
+    steps = int(ss["lx_enc_steps"])
+    walk = latent.sample_images(gen, latent.interpolate(za, zb, steps, "linear"))     # [steps, H, W, C]
+    row = np.concatenate([a[None], walk, b[None]])
+    cell = max(48, min(96, 900 // (steps + 2)))
+    st.image(_png(row, cell), caption=tr("a, then G along the way from E(a) to E(b), then b"), output_format="PNG")
 
 
 def real_images_ui(run: Run, label: int | None, class_name: str | None) -> None:
