@@ -75,14 +75,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            N_("One generator against one discriminator: G turns noise into images, D tells them from "
               "real ones, and each learns from the other. Turn on \"conditional\" to give both the "
               "class label, so you can ask for a class.")),
-    Family("acgan", N_("AC-GAN (auxiliary classifier GAN)"), "acgan", short=N_("AC-GAN"),
+    Family("acgan", N_("AC-GAN (auxiliary classifier GAN)"), "acgan",
            N_("Odena et al. (2017): G draws the class it is asked for, but D is not told the class. "
               "D judges real or fake and also names the class of every image, real or generated, and "
               "both networks are trained to get that class right. Look at the auxiliary classifier's "
               "accuracy: on real images it shows how well D has learned the classes, on generated "
               "images how clearly G draws the class it was asked for. Each row of the grid asks for one "
               "class."),
-           points=False, needs_labels=True, conditional=False,
+           short=N_("AC-GAN"), points=False, needs_labels=True, conditional=False,
            objectives=("bce", "minimax", "lsgan", "hinge", "wgan-gp"),
            settings=(("aux_weight", N_("Class loss weight")),),
            charts=(Chart(N_("Auxiliary classifier accuracy"),
@@ -93,7 +93,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                     "textbook examples of each class, easy to classify."),
                          percent=True),),
            tricks=("label_smoothing", "instance_noise", "mode_seeking")),
-    Family("infogan", N_("InfoGAN (codes G learns to use, without labels)"), "infogan", short=N_("InfoGAN"),
+    Family("infogan", N_("InfoGAN (codes G learns to use, without labels)"), "infogan",
            N_("Chen et al. (2016): besides noise, G gets codes: by default a categorical code of 10 "
               "values and two continuous codes between −1 and 1. Nobody tells the network what the "
               "codes mean. A head Q on D's body must read the codes back from each generated image, "
@@ -101,7 +101,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
               "categorical code usually ends up picking the digit and the continuous codes the slant "
               "or the width, without a single label. Watch how often Q recovers the code, then try "
               "the codes in the Latent explorer."),
-           points=False, needs_labels=False, conditional=False,
+           short=N_("InfoGAN"), points=False, needs_labels=False, conditional=False,
            objectives=("bce", "minimax", "lsgan", "hinge", "wgan-gp"),
            settings=(("info_categories", N_("Categorical code values")),
                      ("info_continuous", N_("Continuous codes")),
@@ -119,7 +119,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                     "cross-entropy plus the continuous codes' squared error. It falls as "
                                     "G makes the codes visible in the images."))),
            tricks=("label_smoothing", "instance_noise", "mode_seeking")),
-    Family("sgan", N_("Semi-supervised GAN"), "sgan", short=N_("Semi-supervised GAN"),
+    Family("sgan", N_("Semi-supervised GAN"), "sgan",
            N_("The discriminator is also a classifier: it sorts real images into the classes and "
               "calls generated ones fake. Only a few images keep their label (100 by default); all "
               "the others still teach D what real images look like, because it must tell them from "
@@ -127,7 +127,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
               "against the same network trained on the same few labels alone, without the GAN. The "
               "generator learns by feature matching, so its images matter less here than what they "
               "teach D."),
-           points=False, needs_labels=True, conditional=False, objectives=("bce",),
+           short=N_("Semi-supervised GAN"), points=False, needs_labels=True, conditional=False, objectives=("bce",), tricks=(),
            settings=(("labelled", N_("Labelled images")),),
            charts=(Chart(N_("Classifier accuracy on test images"),
                          series=(("test_accuracy", N_("semi-supervised GAN's D")),
@@ -139,14 +139,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                     "trained on those labelled images alone for 300 Adam steps, without "
                                     "the generator and the unlabelled images: the gap between the lines is "
                                     "what the unlabelled images and the GAN bought.")),)),
-    Family("bigan", N_("BiGAN / ALI (with an encoder)"), "bigan", short=N_("BiGAN"),
+    Family("bigan", N_("BiGAN / ALI (with an encoder)"), "bigan",
            N_("Besides the generator (noise to image) an encoder learns the way back (image to noise). "
               "The discriminator never sees an image alone: it judges pairs, a real image with the "
               "encoder's code for it against a generated image with the noise it came from. Fooling it "
               "forces the encoder and the generator to undo each other, so G(E(x)) comes to resemble x. "
               "Look at the reconstruction chart, and in the Latent explorer find a real image's code "
               "and walk between two real images."),
-           points=False, conditional=False, objectives=("bce",),
+           short=N_("BiGAN"), points=False, conditional=False, objectives=("bce",), tricks=(),
            charts=(Chart(N_("Reconstruction error"),
                          series=(("recon_error", N_("images: mean |x − G(E(x))|")),
                                  ("latent_error", N_("codes: mean |z − E(G(z))|"))),
