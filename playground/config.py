@@ -98,6 +98,7 @@ class TrainConfig:
     mode_seeking: float = 0.0       # weight of the mode-seeking term in G's loss (Mao et al. 2019)
     # AC-GAN (family "acgan")
     aux_weight: float = 1.0         # weight of the class loss in both networks' losses
+    aux_fakes: bool = True          # D's classifier also learns the class of generated images (the paper)
     # InfoGAN (family "infogan")
     info_categories: int = 10       # values of the categorical code (0 = none)
     info_continuous: int = 2        # continuous codes, uniform in [-1, 1]
@@ -461,6 +462,9 @@ _HELP = {
     "replay": N_("share of D's fake batch drawn from older generator samples (experience replay)"),
     "replay_size": N_("how many older fakes the replay buffer keeps"),
     "aux_weight": N_("AC-GAN: weight of the class loss in D's and G's losses (1 in the paper)"),
+    "aux_fakes": N_("AC-GAN: D's classifier also learns to name the class of generated images, as in the paper. "
+                    "Off: it learns from real images alone, so G cannot agree with D on a class its "
+                    "images do not show"),
     "info_categories": N_("InfoGAN: values of the categorical code (0 = none)"),
     "info_continuous": N_("InfoGAN: continuous codes, each uniform between -1 and 1"),
     "info_weight": N_("InfoGAN: weight of the information term (how much G and Q are rewarded for codes "

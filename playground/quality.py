@@ -341,3 +341,28 @@ def code_purity(G, scorer: QualityScorer, n_per_value: int = 500, seed: int = 0)
         G.train(was_training)
     return {"purity": float(np.mean(shares)), "per_value": shares, "majority": majority,
             "classes_covered": len(set(majority))}
+
+
+def class_agreement(G, scorer: QualityScorer, n_per_class: int = 500, seed: int = 0) -> dict:
+    """How often a class-conditioned generator (conditional GAN, AC-GAN) draws the class it is asked
+    for, as the classifier ``scorer`` reads its images: for each class, ``n_per_class`` images from
+    fresh noise (``seed``) and the share the classifier puts in that class. {"agreement": mean share,
+    "per_class": [share, ...]}."""
+    k = int(G.num_classes)
+    if getattr(G, "label_role", "class") != "class" or k < 1:
+        raise ValueError("class agreement needs a generator conditioned on the data's classes")
+    if k != scorer.num_classes:
+        raise ValueError(f"the generator has {k} classes and the classifier {scorer.num_classes}")
+    g = torch.Generator().manual_seed(int(seed))
+    was_training = G.training
+    G.eval()
+    shares = []
+    try:
+        for c in range(k):
+            z = sampling.latent_noise(G.z_dim, n_per_class, g, getattr(G, "cont_codes", 0))
+            y = torch.full((n_per_class,), c, dtype=torch.long)
+            _, probs = scorer.outputs(G(z, y).float())
+            shares.append(float((probs.argmax(1) == c).float().mean()))
+    finally:
+        G.train(was_training)
+    return {"agreement": float(np.mean(shares)), "per_class": shares}

@@ -84,7 +84,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
               "class."),
            short=N_("AC-GAN"), points=False, needs_labels=True, conditional=False,
            objectives=("bce", "minimax", "lsgan", "hinge", "wgan-gp"),
-           settings=(("aux_weight", N_("Class loss weight")),),
+           settings=(("aux_weight", N_("Class loss weight")),
+                     ("aux_fakes", N_("D classifies generated images too"))),
            charts=(Chart(N_("Auxiliary classifier accuracy"),
                          (("acc_real", N_("on real images")), ("acc_fake", N_("on generated images"))),
                          caption=N_("How often D's class head names the right class: of real images "

@@ -8,7 +8,9 @@ alone and gives, from one shared body, the real-or-fake logit and K class logits
     L_G = adversarial_G(fake)       + aux_weight *  CE(class logits(fake), c)
 
 (the paper's D maximises L_S + L_C and G maximises L_C − L_S; with the non-saturating BCE
-objective that is the pair above). The classes G is asked for are drawn uniformly at random each
+objective that is the pair above). With ``aux_fakes`` off, D's class loss keeps its real term
+alone: D's classifier then cannot learn to name a generated image's class from traces G leaves
+for it, so G's class loss can only be lowered by images that look like the class. The classes G is asked for are drawn uniformly at random each
 step. ``loss_d``/``loss_g`` stay the adversarial parts, comparable with any other run; the class
 loss is reported as ``class_loss`` (D's, mean of the real and fake terms) and ``class_loss_g``,
 and the auxiliary classifier's accuracy as ``acc_real`` (on the real batch, against the data's
@@ -65,7 +67,8 @@ class ACGanStep(HeadStep):
             stats = {"class_loss": 0.5 * (loss_real + loss_fake).detach(),
                      "acc_real": (cls_real.argmax(1) == batch.y).float().mean(),
                      "acc_fake": (cls_fake.argmax(1) == self._y_fake).float().mean()}
-        return self.cfg.aux_weight * (loss_real + loss_fake), stats
+        loss = loss_real + loss_fake if self.cfg.aux_fakes else loss_real
+        return self.cfg.aux_weight * loss, stats
 
     def g_losses(self, out_fake: Tensor, h_fake: Tensor):
         loss = F.cross_entropy(out_fake[:, 1:], self._y_fake)
