@@ -92,6 +92,13 @@ def test_acgan_class_loss_in_closed_form():
     g_extra, g_stats = step.g_losses(out_fake, None)
     assert g_extra.item() == pytest.approx(0.5 * ce_fake, rel=1e-5)
     assert g_stats["class_loss_g"].item() == pytest.approx(ce_fake, rel=1e-5)
+    # aux_fakes off: D's classifier learns from the real term alone; G's class loss is unchanged
+    step, _ = _step(_cfg(family="acgan", aux_weight=0.5, aux_fakes=False))
+    step._y_fake = torch.tensor([0, 1])
+    extra, stats = step.d_losses(out_real, out_fake, None, batch)
+    assert extra.item() == pytest.approx(0.5 * ce_real, rel=1e-5)
+    assert stats["acc_fake"].item() == 0.5     # still measured on the fakes
+    assert step.g_losses(out_fake, None)[0].item() == pytest.approx(0.5 * ce_fake, rel=1e-5)
 
 
 def test_info_loss_in_closed_form():
