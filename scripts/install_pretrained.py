@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from playground import monitor, registry  # noqa: E402
+from playground import monitor  # noqa: E402
+from playground.families import step_class  # noqa: E402
 from playground.data import BUNDLED_FILES  # noqa: E402
 from playground.runs import CHECKPOINT_FILES, Run  # noqa: E402
 from slim_pretrained import slim_run  # noqa: E402
@@ -90,7 +91,7 @@ def recompute_events(run: Run) -> list[dict]:
     path = run.path / "metrics.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     cfg = run.read_config()
-    m = monitor.Monitor(has_probs=registry.objective(cfg.objective).has_probabilities, lr_d=cfg.lr_d)
+    m = monitor.Monitor(has_probs=step_class(cfg.family).probabilities_for(cfg), lr_d=cfg.lr_d)
     old = {(r.get("kind"), r.get("epoch"), r.get("step")): r for r in records if r.get("type") == "event"}
     out, events = [], []
     for r in records:

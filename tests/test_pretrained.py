@@ -16,7 +16,7 @@ from playground.worker import train_run
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "pretrained"
 EXPECTED = ("gan-fashion-report1", "dcgan-fashion-report1", "cgan-mnist", "wgan-gp-fashion",
-            "ring-collapse", "ring-healthy")
+            "ring-collapse", "ring-healthy", "sgan-mnist")
 RUNS = sorted(p.name for p in PRETRAINED.iterdir() if (p / "config.json").is_file()) if PRETRAINED.is_dir() else []
 
 
@@ -37,6 +37,17 @@ def test_run_folder_is_valid(name, tmp_path):
     # the name says how the run was trained
     cfg = Run(PRETRAINED / name).read_config()
     assert "CPU" in cfg.name or cfg.is_toy
+
+
+def test_the_semi_supervised_showcase_beats_its_labels_only_baseline():
+    """The accuracy chart a class sees: D's test accuracy every epoch and the same network trained on
+    the same 100 labels alone; the GAN's line ends above the baseline's."""
+    records, _ = Run(PRETRAINED / "sgan-mnist").read_metrics(0)
+    acc = [r for r in records if r.get("type") == "sgan"]
+    assert [r["epoch"] for r in acc] == list(range(16))
+    assert {r["labelled"] for r in acc} == {100} and len({r["baseline_accuracy"] for r in acc}) == 1
+    assert acc[-1]["test_accuracy"] > acc[-1]["baseline_accuracy"] + 0.03
+    assert acc[0]["test_accuracy"] < 0.3          # before training: near chance
 
 
 def test_slimming_keeps_a_fresh_run_valid(tmp_path, tiny_cfg):

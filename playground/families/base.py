@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .. import speed as speed_modes
+from .. import registry, speed as speed_modes
 from ..models import build_models
 
 
@@ -43,7 +43,8 @@ class GanStep:
     G_STATS: tuple[str, ...] = ()
     GAUGES: tuple[str, ...] = ()
     LOSSES: tuple[str, ...] = ("loss_d", "loss_g")   # a non-finite one ends the run
-    has_probabilities: bool = False   # d_real/d_fake are probabilities (the failure-mode monitor reads them)
+    # d_real/d_fake are probabilities the failure-mode monitor reads; None: as the objective says
+    has_probabilities: bool | None = None
 
     modules: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
@@ -60,6 +61,13 @@ class GanStep:
         """A fresh module ``name`` of SNAPSHOT_MODULES other than G (BiGAN's encoder "E"), to load a
         snapshot's tensors into for inference."""
         raise ValueError(f"the {cls.__name__} family has no module {name!r} in its snapshots")
+
+    @classmethod
+    def probabilities_for(cls, cfg) -> bool:
+        """Whether a run of ``cfg`` reports d_real/d_fake as probabilities that the failure-mode
+        monitor may judge (what ``has_probabilities`` of its step will be)."""
+        return registry.objective(cfg.objective).has_probabilities if cls.has_probabilities is None \
+            else cls.has_probabilities
 
     @property
     def wants_labels(self) -> bool:
