@@ -110,9 +110,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            charts=(Chart(N_("How often Q recovers the categorical code"),
                          (("code_acc", N_("Q's guess is the code G was given")),),
                          caption=N_("Of the generated images, the share whose categorical code Q reads "
-                                    "back right. Chance is one in the number of code values (10% for "
-                                    "10); near 100% means each code value draws something Q can tell "
-                                    "apart."),
+                                    "back right. Chance is one in the number of code values (one in ten "
+                                    "for 10 values); close to all of them means each code value draws "
+                                    "something Q can tell apart."),
                          percent=True),
                    Chart(N_("Information loss"),
                          (("info_loss", N_("information loss")), ("code_error", N_("continuous codes' error"))),

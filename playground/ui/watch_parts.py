@@ -175,6 +175,7 @@ def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int
     m = metrics_for(ref.key, run)
     for ev in _recent_events(m.events):
         st.warning(ev, icon=":material/warning:")
+    family_charts(ref, cfg, m, selected)   # what the family adds comes first: it is that run's lesson
     if not m.steps and not m.epochs:
         st.info(tr("The charts appear after the first logged steps."))
     else:
@@ -187,7 +188,6 @@ def live_view(ref: RunRef, cfg: TrainConfig, shown_state: str, shown_epochs: int
         st.plotly_chart(d_out, key=f"dout::{ref.key}", config={"displaylogo": False})
         st.caption(tr(explain.CRITIC) if charts.is_critic(cfg.objective, m.steps or m.epochs)
                    else tr(explain.PROBABILITIES))
-    family_charts(ref, cfg, m, selected)
     with layout.clutter(), st.expander(tr("The worker's log")):
         st.code(runinfo.log_tail(run) or tx("(empty so far)"), language=None)
 
