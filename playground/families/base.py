@@ -129,6 +129,27 @@ class GanStep:
         return self.modules["D"]
 
 
+class ObjectiveStep(GanStep):
+    """A step whose real-or-fake part follows the config's objective and its instance noise (the GAN
+    family, AC-GAN and InfoGAN); ``self.cfg``, ``self.objective`` and ``self.steps_per_epoch`` are set
+    by the subclass."""
+
+    def summarize(self, sums: dict[str, float], d_updates: int, g_updates: int) -> dict:
+        out = super().summarize(sums, d_updates, g_updates)
+        if not self.objective.has_probabilities:   # critic scores: no probability to show
+            out["d_real"] = out["d_fake"] = None
+        return out
+
+    def noise_std(self, epoch: int, i: int) -> float:
+        """Instance noise: its std at step ``i`` of ``epoch``, fading linearly to 0."""
+        s0 = self.cfg.instance_noise
+        if s0 <= 0:
+            return 0.0
+        span = (self.cfg.instance_noise_epochs or self.cfg.epochs) * self.steps_per_epoch
+        t = (epoch - 1) * self.steps_per_epoch + i
+        return s0 * max(0.0, 1.0 - t / span)
+
+
 def build_pair(cfg, spec, plan: speed_modes.SpeedPlan, device: torch.device):
     """(G, D, opt_g, opt_d) as the config and the speed plan ask: models on the device (channels-last
     where planned), Adam with the config's betas (fused where planned)."""

@@ -23,10 +23,10 @@ import torch
 from torch import Tensor
 
 from .. import losses, registry
-from .base import Batch, GanStep, build_pair, grad_norm
+from .base import Batch, ObjectiveStep, build_pair, grad_norm
 
 
-class GanFamily(GanStep):
+class GanFamily(ObjectiveStep):
     D_STATS = ("loss_d", "d_real", "d_fake", "score_real", "score_fake")
     G_STATS = ("loss_g",)
     GAUGES = ("grad_norm_d", "grad_norm_g")
@@ -135,22 +135,7 @@ class GanFamily(GanStep):
         self._replay_push(self._fake.detach(), self._y_fake)
         self._fake = self._y_fake = None
 
-    def summarize(self, sums: dict[str, float], d_updates: int, g_updates: int) -> dict:
-        out = super().summarize(sums, d_updates, g_updates)
-        if not self.objective.has_probabilities:   # critic scores: no probability to show
-            out["d_real"] = out["d_fake"] = None
-        return out
-
     # ------------------------------------------------------------------ tricks
-    def noise_std(self, epoch: int, i: int) -> float:
-        """Instance noise: its std at step ``i`` of ``epoch``, fading linearly to 0."""
-        s0 = self.cfg.instance_noise
-        if s0 <= 0:
-            return 0.0
-        span = (self.cfg.instance_noise_epochs or self.cfg.epochs) * self.steps_per_epoch
-        t = (epoch - 1) * self.steps_per_epoch + i
-        return s0 * max(0.0, 1.0 - t / span)
-
     def _replay_mix(self, fake, y):
         """Replace a share of D's fake batch with older fakes (Shrivastava et al. 2017)."""
         cfg = self.cfg

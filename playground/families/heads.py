@@ -21,11 +21,11 @@ import torch
 from torch import Tensor
 
 from .. import losses, registry
-from .base import Batch, GanStep, build_pair, grad_norm
+from .base import Batch, ObjectiveStep, build_pair, grad_norm
 from .gan import mode_seeking_term
 
 
-class HeadStep(GanStep):
+class HeadStep(ObjectiveStep):
     """A GanStep whose D answers more than "real or fake" from one shared body."""
 
     ADV_STATS = ("loss_d", "d_real", "d_fake", "score_real", "score_fake")
@@ -164,17 +164,3 @@ class HeadStep(GanStep):
     def end_step(self) -> None:
         self._fake = self._z = self._y_fake = None
 
-    def summarize(self, sums: dict[str, float], d_updates: int, g_updates: int) -> dict:
-        out = super().summarize(sums, d_updates, g_updates)
-        if not self.objective.has_probabilities:   # critic scores: no probability to show
-            out["d_real"] = out["d_fake"] = None
-        return out
-
-    def noise_std(self, epoch: int, i: int) -> float:
-        """Instance noise: its std at step ``i`` of ``epoch``, fading linearly to 0 (as the GAN family)."""
-        s0 = self.cfg.instance_noise
-        if s0 <= 0:
-            return 0.0
-        span = (self.cfg.instance_noise_epochs or self.cfg.epochs) * self.steps_per_epoch
-        t = (epoch - 1) * self.steps_per_epoch + i
-        return s0 * max(0.0, 1.0 - t / span)
