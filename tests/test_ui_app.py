@@ -466,9 +466,21 @@ def test_active_runs_cannot_be_deleted(with_runs):
 
 # ----------------------------------------------------------------------------- helpers
 def test_train_form_has_a_widget_for_every_setting(folders):
+    """Every setting has a widget once its family is picked; a family's own settings only then."""
+    from playground.registry import FAMILIES
+
     at = app("train")
-    keys = {w.key for kind in ("selectbox", "number_input", "text_input", "checkbox")
-            for w in getattr(at, kind)}
+    keys, own = set(), {}
+    for family in FAMILIES:
+        at.selectbox(key="train.family").set_value(family).run()
+        shown_now = {w.key for kind in ("selectbox", "number_input", "text_input", "checkbox")
+                     for w in getattr(at, kind)}
+        own[family] = {f"train.{name}" for name, _ in FAMILIES[family].settings}
+        assert own[family] <= shown_now, family
+        for other, names in own.items():
+            if other != family:
+                assert not names & shown_now, (family, other)
+        keys |= shown_now
     assert {f"train.{f.name}" for f in fields(TrainConfig)} - {"train.data_dir"} <= keys
 
 

@@ -82,7 +82,7 @@ DATASET_TITLES = {
 }
 CHOICES = {
     "dataset": (DATASET_NAMES, DATASET_TITLES),
-    "family": (FAMILY_NAMES, {f.name: f.title for f in FAMILIES.values()}),
+    "family": (FAMILY_NAMES, {f.name: f.short or f.title for f in FAMILIES.values()}),   # short: fits at 1024 px
     "arch": (ARCH_NAMES, {a.name: a.title for a in ARCHITECTURES.values()}),
     "objective": (OBJECTIVE_NAMES, {o.name: o.title for o in OBJECTIVES.values()}),
     "upsample": (UPSAMPLES, {}),
