@@ -60,6 +60,8 @@ def test_train_close_reopen_and_a_bad_upload(server):
             page.goto(f"{url}/train")
             expect(page.get_by_text("Start training")).to_be_visible(timeout=30_000)
             page.get_by_role("combobox", name="Preset").click()
+            # the list is long (a page of it is drawn at a time): typing narrows it, as a person would
+            page.keyboard.type("Mode collapse")
             page.get_by_role("option", name="Mode collapse on the 8-Gaussian ring").click()
             expect(page.get_by_role("combobox", name="Dataset")).to_have_value(
                 "2D toy: 8 Gaussians on a ring")
