@@ -60,12 +60,13 @@ def controls(ref: RunRef, state: str, status: dict, cfg: TrainConfig) -> None:
                       help=tr("Continue from the newest checkpoint.")):
             _resume(manager, run)
     elif state == "finished":
-        cols = st.columns([1, 1, 3])
+        # the button's column sized to its words: at 1024 px a narrow one cut it to its first letter
+        cols = st.columns([2, 3, 1])
         done = int(status.get("epoch") or cfg.epochs)
         more = cols[0].number_input(tr("Train until epoch"), min_value=done + 1, value=done + 5, step=1,
                                     key=f"more::{ref.key}::{done}")
         cols[1].write("")
-        if cols[1].button(tr("Continue training"), icon=":material/fast_forward:"):
+        if cols[1].button(tr("Continue training"), icon=":material/fast_forward:", width="content"):
             _resume(manager, run, epochs=int(more))
 
 
