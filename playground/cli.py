@@ -217,12 +217,25 @@ def cmd_train(args) -> int:
     return train_run(run, echo=not args.quiet)
 
 
+def _run_folder(path: str):
+    """The run folder ``--run-dir`` names; UsageError when it is not one (or its config is a link)."""
+    from .runs import Run, entry_kind
+
+    run = Run(Path(path))
+    if entry_kind(run.config_path):
+        raise UsageError(f"--run-dir {path}: {run.config_path} is {entry_kind(run.config_path)}, "
+                         "not a run's config.json: refused")
+    if not run.config_path.is_file():
+        raise UsageError(f"--run-dir {path}: not a run folder (no config.json)")
+    return run
+
+
 def cmd_sample(args) -> int:
     import numpy as np
 
     from . import sampling
     from .checkpoint import CheckpointError
-    from .runs import Run, RunError, atomic_write_bytes, entry_kind
+    from .runs import RunError, atomic_write_bytes
 
     if not 1 <= args.n <= 10_000:
         raise UsageError(f"--n must be between 1 and 10000, got {args.n}")
@@ -231,12 +244,7 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npy"):
         raise UsageError(f"--out must end in .png or .npy, got {args.out}")
-    run = Run(Path(args.run_dir))
-    if entry_kind(run.config_path):
-        raise UsageError(f"--run-dir {args.run_dir}: {run.config_path} is {entry_kind(run.config_path)}, "
-                         "not a run's config.json: refused")
-    if not run.config_path.is_file():
-        raise UsageError(f"--run-dir {args.run_dir}: not a run folder (no config.json)")
+    run = _run_folder(args.run_dir)
     for entry in run.unsafe_entries():  # never read; said so, since the newest snapshot may be skipped
         print(f"note: {entry}: left alone (a run folder holds only regular files and folders)", file=sys.stderr)
     code_values = _code_values(args.code_values)
@@ -310,19 +318,14 @@ def cmd_encode(args) -> int:
 
     from . import latent
     from .checkpoint import CheckpointError
-    from .runs import Run, RunError, atomic_write_bytes, entry_kind
+    from .runs import RunError, atomic_write_bytes
 
     src, out = Path(args.images), Path(args.out)
     if out.suffix.lower() != ".npy":
         raise UsageError(f"--out must end in .npy, got {args.out}")
     if src.suffix.lower() != ".npy":
         raise UsageError(f"--images must be a .npy file, got {args.images}")
-    run = Run(Path(args.run_dir))
-    if entry_kind(run.config_path):
-        raise UsageError(f"--run-dir {args.run_dir}: {run.config_path} is {entry_kind(run.config_path)}, "
-                         "not a run's config.json: refused")
-    if not run.config_path.is_file():
-        raise UsageError(f"--run-dir {args.run_dir}: not a run folder (no config.json)")
+    run = _run_folder(args.run_dir)
     try:
         info = src.stat()
     except OSError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -131,8 +132,21 @@ class GanStep:
 
 class ObjectiveStep(GanStep):
     """A step whose real-or-fake part follows the config's objective and its instance noise (the GAN
-    family, AC-GAN and InfoGAN); ``self.cfg``, ``self.objective`` and ``self.steps_per_epoch`` are set
-    by the subclass."""
+    family, AC-GAN and InfoGAN), with G, D and their Adams built as the speed plan asks."""
+
+    def __init__(self, cfg, spec, plan, device: torch.device, steps_per_epoch: int):
+        self.cfg, self.spec, self.plan, self.device = cfg, spec, plan, device
+        self.steps_per_epoch = steps_per_epoch
+        self.objective = registry.objective(cfg.objective)
+        self.has_probabilities = self.objective.has_probabilities
+        G, D, opt_g, opt_d = build_pair(cfg, spec, plan, device)
+        self.modules = {"G": G, "D": D}
+        self.optimizers = {"opt_g": opt_g, "opt_d": opt_d}
+        self.amp = ((lambda: torch.autocast(device_type=device.type, dtype=plan.autocast))
+                    if plan.autocast is not None else contextlib.nullcontext)
+        self.real_target = 1.0 - cfg.label_smoothing
+        self.zero = torch.zeros((), device=device)
+        self._sigma = 0.0
 
     def summarize(self, sums: dict[str, float], d_updates: int, g_updates: int) -> dict:
         out = super().summarize(sums, d_updates, g_updates)

@@ -17,13 +17,11 @@ adversarial loss (comparable with any other run); the term is reported as ``mode
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import Tensor
 
-from .. import losses, registry
-from .base import Batch, ObjectiveStep, build_pair, grad_norm
+from .. import losses
+from .base import Batch, ObjectiveStep, grad_norm
 
 
 class GanFamily(ObjectiveStep):
@@ -32,27 +30,17 @@ class GanFamily(ObjectiveStep):
     GAUGES = ("grad_norm_d", "grad_norm_g")
 
     def __init__(self, cfg, spec, plan, device: torch.device, steps_per_epoch: int):
-        self.cfg, self.spec, self.plan, self.device = cfg, spec, plan, device
-        self.steps_per_epoch = steps_per_epoch
-        self.objective = registry.objective(cfg.objective)
-        self.has_probabilities = self.objective.has_probabilities
+        super().__init__(cfg, spec, plan, device, steps_per_epoch)
         if cfg.mode_seeking > 0:   # its term is reported on its own: loss_g stays the adversarial loss
             self.G_STATS = ("loss_g", "mode_seeking")
-        G, D, opt_g, opt_d = build_pair(cfg, spec, plan, device)
-        self.modules = {"G": G, "D": D}
-        self.optimizers = {"opt_g": opt_g, "opt_d": opt_d}
+        G, D = self.generator, self.discriminator
         self.g_params = [p for p in G.parameters() if p.requires_grad]
         # what the step calls: the models, or their compiled versions
         self.G_call, self.D_call = G, D
         if plan.compile_mode:
             self.G_call = torch.compile(G, mode=plan.compile_mode)
             self.D_call = torch.compile(D, mode=plan.compile_mode)
-        self.amp = ((lambda: torch.autocast(device_type=device.type, dtype=plan.autocast))
-                    if plan.autocast is not None else contextlib.nullcontext)
-        self.real_target = 1.0 - cfg.label_smoothing
-        self.zero = torch.zeros((), device=device)
         self._fake = self._y_fake = None     # this step's fakes, shared by its D and G updates
-        self._sigma = 0.0
         self.replay_buf = self.replay_lab = None
         self.replay_filled = 0
 

@@ -15,13 +15,11 @@ losses: ``d_losses(h_real, h_fake, batch)`` and ``g_losses(h_fake)``.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import Tensor
 
-from .. import losses, registry
-from .base import Batch, ObjectiveStep, build_pair, grad_norm
+from .. import losses
+from .base import Batch, ObjectiveStep, grad_norm
 from .gan import mode_seeking_term
 
 
@@ -32,19 +30,8 @@ class HeadStep(ObjectiveStep):
     GAUGES = ("grad_norm_d", "grad_norm_g")
 
     def __init__(self, cfg, spec, plan, device: torch.device, steps_per_epoch: int):
-        self.cfg, self.spec, self.plan, self.device = cfg, spec, plan, device
-        self.steps_per_epoch = steps_per_epoch
-        self.objective = registry.objective(cfg.objective)
-        self.has_probabilities = self.objective.has_probabilities
-        G, D, opt_g, opt_d = build_pair(cfg, spec, plan, device)
-        self.modules = {"G": G, "D": D}
-        self.optimizers = {"opt_g": opt_g, "opt_d": opt_d}
-        self.amp = ((lambda: torch.autocast(device_type=device.type, dtype=plan.autocast))
-                    if plan.autocast is not None else contextlib.nullcontext)
-        self.real_target = 1.0 - cfg.label_smoothing
-        self.zero = torch.zeros((), device=device)
+        super().__init__(cfg, spec, plan, device, steps_per_epoch)
         self._fake = self._z = self._y_fake = None
-        self._sigma = 0.0
 
     def finish_building(self) -> None:
         """Call once the family's own modules are in ``self.modules`` (G's parameters are what
